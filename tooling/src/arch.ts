@@ -1,0 +1,82 @@
+/** What differs between guest architectures: kernel ARCH, image, QEMU, console. */
+
+export type ArchName = 'x86_64' | 'arm64';
+export const ARCHES: readonly ArchName[] = ['x86_64', 'arm64'];
+
+export type Flavour = 'test' | 'release';
+export const FLAVOURS: readonly Flavour[] = ['test', 'release'];
+
+export interface ArchSpec {
+  name: ArchName;
+  /** ARCH= for the kernel's make. */
+  kernelArch: string;
+  /** `uname -m` of a host that can run this guest natively (KVM). */
+  unameMachine: string;
+  makeTarget: string;
+  /** Path of the boot image relative to the obj dir. */
+  image: string;
+  qemu: string;
+  /** Debian package providing `qemu`. */
+  qemuPackage: string;
+  machineArgs: readonly string[];
+  console: string;
+  /** CROSS_COMPILE prefix when building on another host arch, and its Debian packages. */
+  crossPrefix: string;
+  crossPackages: readonly string[];
+}
+
+const SPECS: Record<ArchName, ArchSpec> = {
+  x86_64: {
+    name: 'x86_64',
+    kernelArch: 'x86',
+    unameMachine: 'x86_64',
+    makeTarget: 'bzImage',
+    image: 'arch/x86/boot/bzImage',
+    qemu: 'qemu-system-x86_64',
+    qemuPackage: 'qemu-system-x86',
+    machineArgs: [],
+    console: 'ttyS0',
+    crossPrefix: 'x86_64-linux-gnu-',
+    crossPackages: ['gcc-x86-64-linux-gnu'],
+  },
+  arm64: {
+    name: 'arm64',
+    kernelArch: 'arm64',
+    unameMachine: 'aarch64',
+    makeTarget: 'Image',
+    image: 'arch/arm64/boot/Image',
+    qemu: 'qemu-system-aarch64',
+    qemuPackage: 'qemu-system-arm',
+    machineArgs: ['-machine', 'virt,gic-version=max'],
+    console: 'ttyAMA0',
+    crossPrefix: 'aarch64-linux-gnu-',
+    crossPackages: ['gcc-aarch64-linux-gnu'],
+  },
+};
+
+export function archSpec(name: ArchName): ArchSpec {
+  return SPECS[name];
+}
+
+export function isArchName(s: string): s is ArchName {
+  return (ARCHES as readonly string[]).includes(s);
+}
+
+/** The guest arch matching the host CPU (what `./mmview` builds by default). */
+export function hostArch(machine: string): ArchName {
+  return machine === 'aarch64' || machine === 'arm64' ? 'arm64' : 'x86_64';
+}
+
+export function isNative(spec: ArchSpec, machine: string): boolean {
+  return spec.unameMachine === machine;
+}
+
+export interface Target {
+  arch: ArchSpec;
+  flavour: Flavour;
+}
+
+/** `x86_64-test`: names the obj and guest dirs of a target. */
+export function targetName(t: Target): string {
+  return `${t.arch.name}-${t.flavour}`;
+}

@@ -1,0 +1,81 @@
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runLogged } from '../util/exec.ts';
+import { warn } from '../util/log.ts';
+import { failWithLog, resetLog } from './logs.ts';
+
+export interface UserlandRequest {
+  libmmviewSrc: string;
+  examplesSrc: string;
+  guestTestsSrc: string;
+  /** Headers from `make headers_install` (<obj>/usr-headers). */
+  headers: string;
+  /** tools/testing/selftests of the kernel work tree (kselftest_harness.h). */
+  ksftDir: string;
+  /** build/guest/<target>: outputs go to libmmview/, tests/, examples/ below it. */
+  outDir: string;
+  /** Extra make variables (CC=... when cross-building). */
+  makeVars: readonly string[];
+  jobs: number;
+  logDir: string;
+}
+
+export interface Userland {
+  /** Folder with libmmview.a, libmmview.so, mmview.pc (undefined when skipped). */
+  libDir: string | undefined;
+  /** Folder whose executables are the guest test programs. */
+  testsDir: string | undefined;
+  /** The static mmview-demo program. */
+  demo: string | undefined;
+}
+
+/** The make invocations of one userland component (pure). */
+export function userlandMakeArgs(src: string, out: string, vars: Record<string, string>, extra: readonly string[], jobs: number): string[] {
+  return ['-C', src, `-j${jobs}`, `O=${out}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...extra];
+}
+
+/** Executable regular files directly in a folder: the guest test programs (sorted). */
+export function listExecutables(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => {
+      const st = statSync(join(dir, name));
+      return st.isFile() && (st.mode & 0o111) !== 0;
+    })
+    .sort();
+}
+
+async function makeComponent(name: string, src: string, out: string, vars: Record<string, string>, req: UserlandRequest): Promise<boolean> {
+  if (!existsSync(join(src, 'Makefile'))) {
+    warn(`skipping ${name}: ${join(src, 'Makefile')} does not exist yet`);
+    return false;
+  }
+  mkdirSync(out, { recursive: true });
+  const log = resetLog(join(req.logDir, `userland-${name}.log`));
+  const r = await runLogged({ cmd: 'make', args: userlandMakeArgs(src, out, vars, req.makeVars, req.jobs), logFile: log });
+  if (r.code !== 0) failWithLog(`building ${name}`, log);
+  return true;
+}
+
+/** libmmview, the guest C tests and the example program, built against the kernel's headers. */
+export async function buildUserland(req: UserlandRequest): Promise<Userland> {
+  const khdr = `-I${join(req.headers, 'include')}`;
+  const libDir = join(req.outDir, 'libmmview');
+  const haveLib = await makeComponent('libmmview', req.libmmviewSrc, libDir, { KHDR_INCLUDES: khdr }, req);
+  const vars = {
+    KHDR_INCLUDES: khdr,
+    KSFT_DIR: req.ksftDir,
+    LIBMMVIEW_DIR: libDir,
+  };
+  const testsDir = join(req.outDir, 'tests');
+  const haveTests = await makeComponent('tests', req.guestTestsSrc, testsDir, vars, req);
+  const examplesDir = join(req.outDir, 'examples');
+  const haveExamples = await makeComponent('examples', req.examplesSrc, examplesDir, vars, req);
+  const demo = join(examplesDir, 'mmview-demo');
+  if (haveExamples && !existsSync(demo)) warn(`${req.examplesSrc} built, but ${demo} does not exist`);
+  return {
+    libDir: haveLib ? libDir : undefined,
+    testsDir: haveTests ? testsDir : undefined,
+    demo: haveExamples && existsSync(demo) ? demo : undefined,
+  };
+}

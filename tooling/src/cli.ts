@@ -1,0 +1,183 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ARCHES, FLAVOURS, type ArchName, type Flavour } from './arch.ts';
+import { UserError, errorLine } from './util/errors.ts';
+import type { BuildOptions } from './pipeline/context.ts';
+import type { RunOptions, TestOptions, TreeOptions } from './pipeline/commands.ts';
+
+/** What each command does; injected so argument parsing can be tested alone. */
+export interface Actions {
+  run(o: RunOptions): Promise<number>;
+  test(o: TestOptions): Promise<number>;
+  build(o: BuildOptions): Promise<number>;
+  tree(o: TreeOptions): Promise<number>;
+  export(o: { buildDir?: string }): Promise<number>;
+  unit(): Promise<number>;
+}
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+function positiveNumber(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number.`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Options of every command that builds a kernel (the hidden ones are for developing the tooling). */
+function buildOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--config <flavour>', 'kernel configuration').choices(FLAVOURS).default('test'))
+    .addOption(new Option('--accept-version <version>', 'build this Debian linux-source version instead of the pinned one'))
+    .addOption(new Option('--kernel <bzImage>', 'boot this kernel image instead of building one').hideHelp())
+    .addOption(new Option('--build-dir <dir>', 'build folder (default: build/)').hideHelp())
+    .addOption(new Option('--arch <arch>', 'guest architecture').choices(ARCHES).hideHelp());
+}
+
+interface RawBuild {
+  config: Flavour;
+  acceptVersion?: string;
+  kernel?: string;
+  buildDir?: string;
+  arch?: ArchName;
+}
+
+function toBuild(o: RawBuild): BuildOptions {
+  return { config: o.config, acceptVersion: o.acceptVersion, kernel: o.kernel, buildDir: o.buildDir, arch: o.arch };
+}
+
+export function createProgram(actions: Actions, io: Io, setResult: (code: number) => void): Command {
+  const program = new Command('mmview');
+  program
+    .description('Build, boot and test Linux with mmview (address-space views) under QEMU.')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (str, write) => write(`mmview: ${str.replace(/^error: /, '')}`),
+    })
+    .showSuggestionAfterError(true);
+
+  buildOptions(
+    program
+      .command('run')
+      .usage('[options] [-- command...]')
+      .description('build everything and boot it: runs mmview-demo (then a shell on a terminal), or the given command')
+      .argument('[command...]', 'command to run in the guest, after --')
+      .addOption(new Option('--add <path>', 'copy a host file or folder into the guest at /<basename> (repeatable)').argParser(collect))
+      .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')))
+      .passThroughOptions(),
+  ).action(async (command: string[], o: RawBuild & { add?: string[]; timeout?: number }) => {
+    setResult(await actions.run({ ...toBuild(o), add: o.add ?? [], timeout: o.timeout, command }));
+  });
+
+  buildOptions(
+    program
+      .command('test')
+      .description('run the host unit tests, then every guest test program; scan for kernel splats; print a summary')
+      .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')).default(60))
+      .addOption(new Option('--filter <substring>', 'only guest test programs whose name contains this'))
+      .addOption(new Option('--test-timeout <seconds>', 'per test program timeout').argParser(positiveNumber('--test-timeout')).default(900).hideHelp())
+      .addOption(new Option('--guest-tests <dir>', 'use the executables in this folder as test programs').hideHelp())
+      .addOption(new Option('--no-unit', 'skip the host unit tests').hideHelp()),
+  ).action(async (o: RawBuild & { timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean }) => {
+    setResult(
+      await actions.test({
+        ...toBuild(o),
+        timeout: o.timeout,
+        filter: o.filter,
+        testTimeout: o.testTimeout,
+        guestTests: o.guestTests,
+        unit: o.unit,
+      }),
+    );
+  });
+
+  buildOptions(program.command('build').description('build the kernel only (and install its headers)')).action(async (o: RawBuild) => {
+    setResult(await actions.build(toBuild(o)));
+  });
+
+  program
+    .command('tree')
+    .description('create build/linux: pinned source, root commit, patches/series applied with git am')
+    .option('--force', 'recreate build/linux (refused if it has work not exported to patches/)', false)
+    .addOption(new Option('--accept-version <version>', 'use this Debian linux-source version instead of the pinned one'))
+    .addOption(new Option('--build-dir <dir>').hideHelp())
+    .action(async (o: { force: boolean; acceptVersion?: string; buildDir?: string }) => {
+      setResult(await actions.tree({ force: o.force, acceptVersion: o.acceptVersion, buildDir: o.buildDir }));
+    });
+
+  program
+    .command('export')
+    .description('write the commits of build/linux to patches/ (git format-patch) and patches/series')
+    .addOption(new Option('--build-dir <dir>').hideHelp())
+    .action(async (o: { buildDir?: string }) => {
+      setResult(await actions.export({ buildDir: o.buildDir }));
+    });
+
+  program
+    .command('unit')
+    .description('run the host unit tests of the tooling')
+    .action(async () => {
+      setResult(await actions.unit());
+    });
+
+  return program;
+}
+
+/** Parse arguments and run; returns the process exit code. Errors become one `mmview: ...` line. */
+export async function runCli(argv: readonly string[], actions: Actions, io: Io = defaultIo): Promise<number> {
+  let code = 0;
+  const program = createProgram(actions, io, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; parse errors were already printed as one line.
+      return e.exitCode;
+    }
+    if (e instanceof UserError) {
+      io.err(`mmview: ${errorLine(e)}\n`);
+      return 1;
+    }
+    io.err(`mmview: internal error: ${errorLine(e)}${process.env.MMVIEW_DEBUG ? `\n${(e as Error).stack ?? ''}` : ' (set MMVIEW_DEBUG=1 for details)'}\n`);
+    return 1;
+  }
+}
+
+async function main(): Promise<void> {
+  // ./mmview starts node in the repo (so `--import tsx` resolves); go back to the caller's folder.
+  const callerCwd = process.env.MMVIEW_CALLER_CWD;
+  if (callerCwd) process.chdir(callerCwd);
+  const commands = await import('./pipeline/commands.ts');
+  const actions: Actions = {
+    run: commands.cmdRun,
+    test: commands.cmdTest,
+    build: commands.cmdBuild,
+    tree: commands.cmdTree,
+    export: commands.cmdExport,
+    unit: commands.cmdUnit,
+  };
+  process.exitCode = await runCli(process.argv.slice(2), actions);
+}
+
+const entry = process.argv[1];
+if (entry && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  await main();
+}

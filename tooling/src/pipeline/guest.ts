@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildUserland, listExecutables, type Userland } from '../build/userland.ts';
+import { collectEntries, type GuestProgram } from '../image/contents.ts';
+import { genInitCpio, writeInitramfs } from '../image/cpio.ts';
+import { which } from '../util/exec.ts';
+import { UserError } from '../util/errors.ts';
+import { displayPath, info, warn } from '../util/log.ts';
+import type { GuestMode } from '../vm/qemu.ts';
+import type { Context } from './context.ts';
+import type { KernelArtifacts } from './kernel.ts';
+
+export interface GuestRequest {
+  mode: GuestMode;
+  /** `run` command line (stored in /etc/mmview/cmd). */
+  command: readonly string[];
+  adds: readonly string[];
+  /** Only test programs whose name contains this. */
+  filter?: string;
+  /** Developer option: use the executables in this folder as the test programs. */
+  guestTests?: string;
+}
+
+export interface GuestImage {
+  initrd: string;
+  tests: GuestProgram[];
+  userland: Userland;
+}
+
+/** Pick the test programs to run (pure). */
+export function selectTests(names: readonly string[], filter: string | undefined): string[] {
+  return filter === undefined ? [...names] : names.filter((n) => n.includes(filter));
+}
+
+export async function prepareGuest(ctx: Context, kernel: KernelArtifacts, req: GuestRequest): Promise<GuestImage> {
+  const { paths } = ctx;
+  const userland = await ctx.timer.run('userland', async (): Promise<Userland> => {
+    if (!kernel.headers) {
+      warn('skipping the guest userland build: no kernel headers (build the kernel without --kernel first)');
+      return { libDir: undefined, testsDir: undefined, demo: undefined };
+    }
+    const u = await buildUserland({
+      libmmviewSrc: paths.libmmviewSrc,
+      examplesSrc: paths.examplesSrc,
+      guestTestsSrc: paths.guestTestsSrc,
+      headers: kernel.headers,
+      ksftDir: join(paths.tree, 'tools', 'testing', 'selftests'),
+      outDir: ctx.guest,
+      makeVars: ctx.userMakeVars,
+      jobs: ctx.jobs,
+      logDir: paths.logs,
+    });
+    const built = [u.libDir && 'libmmview', u.testsDir && 'tests', u.demo && 'mmview-demo'].filter(Boolean);
+    info('userland', built.length > 0 ? `built ${built.join(', ')} in ${displayPath(ctx.guest)}` : 'nothing to build yet');
+    return u;
+  });
+
+  let tests: GuestProgram[] = [];
+  if (req.mode === 'test') {
+    const dir = req.guestTests !== undefined ? resolve(req.guestTests) : userland.testsDir;
+    if (dir === undefined) throw new UserError('no guest test programs: tests/guest/c could not be built (see the warnings above)');
+    if (!existsSync(dir)) throw new UserError(`--guest-tests ${req.guestTests ?? dir}: no such folder`);
+    const all = listExecutables(dir);
+    const names = selectTests(all, req.filter);
+    if (names.length === 0) {
+      throw new UserError(
+        req.filter !== undefined
+          ? `no guest test program matches --filter ${req.filter} (available: ${all.join(', ') || 'none'})`
+          : `no guest test programs in ${dir}`,
+      );
+    }
+    tests = names.map((name) => ({ name, path: join(dir, name) }));
+  }
+
+  const initrd = await ctx.timer.run('image', async () => {
+    if (!ctx.native) {
+      // The initramfs uses the host's static busybox; another arch needs its own (not done yet).
+      throw new UserError(`booting a ${ctx.target.arch.name} guest on a ${ctx.hostMachine} host is not supported yet`);
+    }
+    const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p)) ?? which('busybox');
+    if (!busybox) throw new UserError('busybox not found (install busybox-static)');
+    const tool = await genInitCpio({
+      built: join(ctx.obj, 'usr', 'gen_init_cpio'),
+      source: join(paths.tree, 'usr', 'gen_init_cpio.c'),
+      outDir: paths.hostTools,
+    });
+    const entries = await collectEntries({
+      busybox,
+      stagingDir: join(ctx.guest, `staging-${req.mode}`),
+      tests,
+      demo: userland.demo,
+      libDir: userland.libDir,
+      command: req.command,
+      adds: req.adds,
+    });
+    const out = join(ctx.guest, `initramfs-${req.mode}.cpio.gz`);
+    const size = await writeInitramfs(entries, tool, out);
+    info('image', `${displayPath(out)} (${(size / 1024 / 1024).toFixed(1)} MiB${tests.length ? `, ${tests.length} test program(s)` : ''})`);
+    return out;
+  });
+  return { initrd, tests, userland };
+}

@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli, type Actions, type Io } from '../src/cli.ts';
+import { UserError } from '../src/util/errors.ts';
+
+interface Call {
+  cmd: string;
+  opts: unknown;
+}
+
+function harness(result = 0, fail?: Error) {
+  const calls: Call[] = [];
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t) };
+  const rec = (cmd: string) => async (opts?: unknown) => {
+    calls.push({ cmd, opts });
+    if (fail) throw fail;
+    return result;
+  };
+  const actions: Actions = {
+    run: rec('run'),
+    test: rec('test'),
+    build: rec('build'),
+    tree: rec('tree'),
+    export: rec('export'),
+    unit: rec('unit'),
+  };
+  return { calls, out, err, run: (argv: string[]) => runCli(argv, actions, io) };
+}
+
+test('run without a command uses defaults', async () => {
+  const h = harness();
+  assert.equal(await h.run(['run']), 0);
+  assert.deepEqual(h.calls, [
+    { cmd: 'run', opts: { config: 'test', acceptVersion: undefined, kernel: undefined, buildDir: undefined, arch: undefined, add: [], timeout: undefined, command: [] } },
+  ]);
+});
+
+test('run --add ... -- cmd args passes the command through', async () => {
+  const h = harness(3);
+  assert.equal(await h.run(['run', '--add', './prog', '--add', 'dir', '--config', 'release', '--', '/prog', '-x', '--flag']), 3);
+  const o = h.calls[0]?.opts as { add: string[]; command: string[]; config: string };
+  assert.deepEqual(o.add, ['./prog', 'dir']);
+  assert.deepEqual(o.command, ['/prog', '-x', '--flag']);
+  assert.equal(o.config, 'release');
+});
+
+test('run: options after the command belong to the command', async () => {
+  const h = harness();
+  await h.run(['run', '/bin/ls', '-l']);
+  assert.deepEqual((h.calls[0]?.opts as { command: string[] }).command, ['/bin/ls', '-l']);
+});
+
+test('test options', async () => {
+  const h = harness();
+  await h.run(['test', '--timeout', '5', '--filter', 'fork']);
+  const o = h.calls[0]?.opts as { timeout: number; filter: string; testTimeout: number; unit: boolean; config: string };
+  assert.equal(o.timeout, 5);
+  assert.equal(o.filter, 'fork');
+  assert.equal(o.testTimeout, 900);
+  assert.equal(o.unit, true);
+  assert.equal(o.config, 'test');
+});
+
+test('test defaults: 60 minute timeout', async () => {
+  const h = harness();
+  await h.run(['test']);
+  assert.equal((h.calls[0]?.opts as { timeout: number }).timeout, 60);
+});
+
+test('tree --force, export, build, unit', async () => {
+  const h = harness();
+  await h.run(['tree', '--force']);
+  await h.run(['export']);
+  await h.run(['build', '--config', 'release']);
+  await h.run(['unit']);
+  assert.deepEqual(h.calls.map((c) => c.cmd), ['tree', 'export', 'build', 'unit']);
+  assert.equal((h.calls[0]?.opts as { force: boolean }).force, true);
+  assert.equal((h.calls[2]?.opts as { config: string }).config, 'release');
+});
+
+const badArgs: Array<[string[], RegExp]> = [
+  [['bogus'], /^mmview: unknown command 'bogus'/],
+  [['test', '--config', 'debug'], /^mmview: option '--config <flavour>' argument 'debug' is invalid/],
+  [['test', '--timeout', 'soon'], /--timeout must be a positive number/],
+  [['test', '--timeout', '0'], /--timeout must be a positive number/],
+  [['test', '--bogus'], /^mmview: unknown option '--bogus'/],
+  [['run', '--add'], /^mmview: option '--add <path>' argument missing/],
+  [['tree', 'extra'], /^mmview: too many arguments/],
+  [['export', '--force'], /^mmview: unknown option '--force'/],
+];
+
+for (const [argv, re] of badArgs) {
+  test(`bad arguments: ${argv.join(' ')}`, async () => {
+    const h = harness();
+    assert.equal(await h.run(argv), 1);
+    assert.equal(h.calls.length, 0);
+    const text = h.err.join('');
+    assert.match(text, re);
+    assert.equal(text.trimEnd().split('\n').length, 1, `one line expected, got: ${text}`);
+  });
+}
+
+test('a UserError is one line and exit 1', async () => {
+  const h = harness(0, new UserError('patch 0001-x.patch does not apply'));
+  assert.equal(await h.run(['build']), 1);
+  assert.equal(h.err.join(''), 'mmview: patch 0001-x.patch does not apply\n');
+});
+
+test('an unexpected error is one line too', async () => {
+  const h = harness(0, new TypeError('boom'));
+  assert.equal(await h.run(['build']), 1);
+  const text = h.err.join('');
+  assert.match(text, /^mmview: internal error: boom/);
+  assert.equal(text.trimEnd().split('\n').length, 1);
+});
+
+test('--help exits 0', async () => {
+  const h = harness();
+  assert.equal(await h.run(['--help']), 0);
+  assert.match(h.out.join(''), /Usage: mmview/);
+});

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderInit, shellQuote } from '../src/image/init.ts';
+import { renderFileList, withParents } from '../src/image/filelist.ts';
+import { addEntries } from '../src/image/contents.ts';
+import { UserError } from '../src/util/errors.ts';
+
+test('shellQuote leaves plain words alone', () => {
+  assert.equal(shellQuote(['/prog', 'arg', '--x=1', 'a,b:c']), '/prog arg --x=1 a,b:c');
+});
+
+test('shellQuote quotes everything else', () => {
+  assert.equal(shellQuote(['a b', "it's", '', '$HOME', '*']), `'a b' 'it'\\''s' '' '$HOME' '*'`);
+});
+
+test('shellQuote round-trips through sh', () => {
+  const args = ['printf', '[%s]\\n', 'a b', "it's", '', '$HOME', '`id`', 'x"y', '\\', 'new\nline', '*', '~', '-n'];
+  const out = execFileSync('/bin/sh', ['-c', shellQuote(args)], { encoding: 'utf8' });
+  assert.equal(out, args.slice(2).map((a) => `[${a}]\n`).join(''));
+});
+
+test('/init is valid sh and knows every mode', () => {
+  const init = renderInit();
+  assert.ok(init.startsWith('#!/bin/sh\n'));
+  execFileSync('/bin/sh', ['-n', '-c', init]); // syntax check
+  for (const needle of ['mmview.mode=', 'MMVIEW-BEGIN', 'MMVIEW-END', 'MMVIEW-DONE', 'MMVIEW-EXIT', 'MMVIEW-RUN-BEGIN', 'poweroff -f', 'echo scan > $kmemleak', 'echo clear > $kmemleak', 'setsid cttyhack sh', '/etc/mmview/cmd', 'timeout -s KILL']) {
+    assert.ok(init.includes(needle), needle);
+  }
+});
+
+test('renderFileList adds parents once and formats gen_init_cpio lines', () => {
+  const text = renderFileList([
+    { type: 'dir', path: '/dev', mode: 0o755 },
+    { type: 'nod', path: '/dev/console', mode: 0o600, dev: 'c', major: 5, minor: 1 },
+    { type: 'file', path: '/usr/bin/mmview-demo', source: '/x/mmview-demo', mode: 0o755 },
+    { type: 'slink', path: '/bin/sh', target: '/bin/busybox' },
+    { type: 'file', path: '/usr/lib/libmmview.a', source: '/x/libmmview.a', mode: 0o644 },
+  ]);
+  assert.equal(
+    text,
+    [
+      'dir /dev 0755 0 0',
+      'nod /dev/console 0600 0 0 c 5 1',
+      'dir /usr 0755 0 0',
+      'dir /usr/bin 0755 0 0',
+      'file /usr/bin/mmview-demo /x/mmview-demo 0755 0 0',
+      'dir /bin 0755 0 0',
+      'slink /bin/sh /bin/busybox 0777 0 0',
+      'dir /usr/lib 0755 0 0',
+      'file /usr/lib/libmmview.a /x/libmmview.a 0644 0 0',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('withParents keeps the first entry of a path', () => {
+  const e = withParents([
+    { type: 'dir', path: '/tmp', mode: 0o1777 },
+    { type: 'dir', path: '/tmp', mode: 0o755 },
+  ]);
+  assert.deepEqual(e, [{ type: 'dir', path: '/tmp', mode: 0o1777 }]);
+});
+
+test('whitespace in names is a user error', () => {
+  assert.throws(() => renderFileList([{ type: 'file', path: '/a b', source: '/x', mode: 0o644 }]), UserError);
+});
+
+test('--add: files go to /<basename>, folders recursively with symlinks kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmview-add-'));
+  writeFileSync(join(dir, 'prog'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'prog'), 0o755);
+  mkdirSync(join(dir, 'data', 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'data', 'sub', 'f'), 'x');
+  symlinkSync('sub/f', join(dir, 'data', 'link'));
+  assert.deepEqual(addEntries(join(dir, 'prog')), [{ type: 'file', path: '/prog', source: join(dir, 'prog'), mode: 0o755 }]);
+  const d = addEntries(join(dir, 'data'));
+  assert.deepEqual(
+    d.map((e) => [e.type, e.path]),
+    [
+      ['dir', '/data'],
+      ['slink', '/data/link'],
+      ['dir', '/data/sub'],
+      ['file', '/data/sub/f'],
+    ],
+  );
+  assert.throws(() => addEntries(join(dir, 'missing')), /no such file or folder/);
+  mkdirSync(join(dir, 'bin'));
+  assert.throws(() => addEntries(join(dir, 'bin')), /part of the guest system/);
+});
