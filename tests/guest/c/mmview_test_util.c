@@ -633,3 +633,31 @@ void mvt_sleep_ms(unsigned int ms)
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
+
+int mvt_workers_to_views(struct mvt_worker *w, long *view, int n)
+{
+	struct mvt_res r;
+	int i;
+
+	view[0] = 0;
+	for (i = 1; i < n; i++) {
+		view[i] = mmview_create();
+		if (view[i] < 1)
+			return -errno;
+		r = mvt_rpc(&w[i].ch, MVT_MIGRATE, view[i], 0, 0, 0);
+		if (r.rpc || r.ret != 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+void mvt_workers_stop_views(struct mvt_worker *w, long *view, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		mvt_worker_stop(&w[i]);
+	for (i = 1; i < n; i++)
+		if (view[i] > 0)
+			mmview_delete(view[i]);
+}

@@ -2,16 +2,13 @@
 /*
  * Helpers shared by the mmview guest tests.
  *
- * Ground rules that keep the tests within what the kernel promises today
- * (see tests/guest/c/README.md):
- *  - Everything a thread touches while it is in a non-base view is mapped and
- *    populated (written) BEFORE the view is created: test regions, worker
- *    stacks (pthread_attr_setstack on pre-faulted memory, so the TCB and TLS
- *    live there too) and control blocks.  No malloc, no stdio, no new mappings
- *    from inside a non-base view.
+ * Ground rules (see tests/guest/c/README.md):
+ *  - Worker stacks are pre-faulted (pthread_attr_setstack on populated
+ *    memory, so the TCB and TLS live there too) and control blocks live in
+ *    memory populated before the views exist: stack growth and malloc arenas
+ *    are not what these tests are about.
  *  - Cross-view synchronisation uses pipes only (futexes between views are not
- *    guaranteed); plain loads/stores/atomics on memory that was populated
- *    before view creation are fine.
+ *    guaranteed yet); plain loads/stores/atomics on shared memory are fine.
  *  - Worker threads migrate back to the base view before they exit, and only
  *    the main thread (always in base) joins them.
  *
@@ -144,6 +141,11 @@ struct mvt_res mvt_rpc_timeout(const struct mvt_chan *ch, int timeout_ms,
 int mvt_worker_start(struct mvt_worker *w);
 /* Ask the worker to go back to base and exit; joins it if it did. */
 int mvt_worker_stop(struct mvt_worker *w);
+/* Workers 1..n-1 each into a new view (view[i]); worker 0 stays in base.
+ * Returns 0 or -errno. */
+int mvt_workers_to_views(struct mvt_worker *w, long *view, int n);
+/* Stop workers 0..n-1, then delete views view[1..n-1] (best effort). */
+void mvt_workers_stop_views(struct mvt_worker *w, long *view, int n);
 /* Serve RPCs on the given fds until QUIT/EOF (used by forked children). */
 void mvt_serve(int cmd_rd, int rsp_wr, bool is_thread);
 

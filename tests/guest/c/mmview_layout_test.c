@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmview layout operations apply to every view: mmap (also MAP_FIXED over
+ * shared and unshared memory), munmap, mremap (move, grow, shrink), brk,
+ * mprotect (shared ranges everywhere, unshared ranges in the calling view
+ * only), madvise advice that changes VMA flags, mlock/munlock/mlockall,
+ * mseal and shmat/shmdt, called from a thread in a non-base view.
+ *
+ * After each call, /proc/self/task/TID/maps of threads in different views
+ * list the same mappings (unshared ranges excepted where the rule says so),
+ * and memory mapped by the call is the same physical page in every view.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mvt_harness.h"
+#include "mmview_test_util.h"
+
+#define NW		3	/* worker i runs in view i; worker 0 in base */
+#define MAPS_SIZE	(64 * 1024)
+
+FIXTURE(layout) {
+	struct mvt_worker w[NW];
+	long view[NW];
+	pid_t tid[NW];
+	size_t ps;
+	char *maps_a, *maps_b;	/* buffers for maps comparisons */
+	char *un;		/* 4 unshared pages */
+};
+
+FIXTURE_SETUP(layout)
+{
+	int i;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	self->ps = mvt_page_size();
+	self->maps_a = malloc(MAPS_SIZE);
+	self->maps_b = malloc(MAPS_SIZE);
+	ASSERT_NE(NULL, self->maps_a);
+	ASSERT_NE(NULL, self->maps_b);
+	self->un = mvt_map_populated(4 * self->ps);
+	ASSERT_NE(NULL, self->un);
+	memset(self->un, 0x5a, 4 * self->ps);
+	ASSERT_EQ(0, mmview_unshare(self->un, 4 * self->ps));
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+		self->tid[i] = self->w[i].tid;
+	}
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+}
+
+FIXTURE_TEARDOWN(layout)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+	free(self->maps_a);
+	free(self->maps_b);
+}
+
+#define WCH(i) (&self->w[i].ch)
+
+/* ---- functions run by workers (MVT_CALL): no libc allocation ---- */
+
+static long call_mmap(long len, long prot, long flags_fd, long *out)
+{
+	long flags = flags_fd & 0xffffffff;
+	int fd = (int)(flags_fd >> 32) - 1;
+	void *p = mmap(NULL, (size_t)len, (int)prot, (int)flags, fd, 0);
+
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
+
+/* Anonymous private read-write memory at addr, MAP_FIXED. */
+static long call_mmap_fixed(long addr, long len, long d, long *out)
+{
+	void *p = mmap((void *)addr, (size_t)len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	(void)d;
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
+
+static long call_mremap(long addr, long old_len, long new_len, long *out)
+{
+	void *p = mremap((void *)addr, (size_t)old_len, (size_t)new_len,
+			 MREMAP_MAYMOVE);
+
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
+
+static long call_madvise(long addr, long len, long advice, long *out)
+{
+	(void)out;
+	return madvise((void *)addr, (size_t)len, (int)advice);
+}
+
+static long call_brk(long addr, long c, long d, long *out)
+{
+	(void)c;
+	(void)d;
+	(void)out;
+	return syscall(SYS_brk, addr);
+}
+
+static long call_shmat(long id, long c, long d, long *out)
+{
+	void *p = shmat((int)id, NULL, 0);
+
+	(void)c;
+	(void)d;
+	(void)out;
+	return p == (void *)-1 ? -1 : (long)p;
+}
+
+static long call_shmdt(long addr, long c, long d, long *out)
+{
+	(void)c;
+	(void)d;
+	(void)out;
+	return shmdt((void *)addr);
+}
+
+/* mmap from a worker. */
+static long wmmap(struct __test_metadata *_metadata, const struct mvt_chan *ch,
+		  size_t len, int prot, int flags, int fd)
+{
+	struct mvt_res r = mvt_rpc(ch, MVT_CALL, (long)call_mmap, (long)len,
+				   prot, (long)flags | ((long)(fd + 1) << 32));
+
+	ASSERT_EQ(0, r.rpc);
+	return r.ret;
+}
+
+/* ---- maps ---- */
+
+static void read_maps(struct __test_metadata *_metadata, pid_t tid, char *buf)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/maps", tid);
+	ASSERT_LT(0, mvt_read_file(path, buf, MAPS_SIZE)) TH_LOG("%s", path);
+}
+
+/* The maps lines of [start, end), protections masked where asked. */
+static void maps_range(char *dst, size_t size, const char *maps,
+		       unsigned long start, unsigned long end, bool no_prot)
+{
+	const char *line = maps;
+	size_t used = 0;
+
+	dst[0] = '\0';
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		unsigned long a, b;
+		size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
+
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < end && b > start &&
+		    !memmem(line, n, "[stack]", 7) && used + n + 1 < size) {
+			memcpy(dst + used, line, n);
+			if (no_prot)
+				memcpy(dst + used + (strchr(line, ' ') - line) + 1,
+				       "----", 4);
+			used += n;
+			dst[used] = '\0';
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Every thread's maps of [start, end) equal those of worker 0 (base). */
+static void expect_same_maps(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(layout) *self, unsigned long start,
+			     unsigned long end, const char *what)
+{
+	static char ref[MAPS_SIZE], got[MAPS_SIZE];
+	int k;
+
+	read_maps(_metadata, self->tid[0], self->maps_a);
+	maps_range(ref, sizeof(ref), self->maps_a, start, end, false);
+	for (k = 1; k < NW; k++) {
+		read_maps(_metadata, self->tid[k], self->maps_b);
+		maps_range(got, sizeof(got), self->maps_b, start, end, false);
+		ASSERT_STREQ(ref, got)
+			TH_LOG("%s: maps of view %ld differ from base", what,
+			       self->view[k]);
+	}
+}
+
+/* Every view has v at p, on the same physical page. */
+static void expect_shared(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(layout) *self, volatile long *p, long v,
+			  const char *what)
+{
+	int64_t pfn0 = -1, pfn;
+	int k;
+
+	for (k = 0; k < NW; k++) {
+		ASSERT_EQ(v, WRPC(WCH(k), MVT_LOAD, (long)p).ret)
+			TH_LOG("%s: value in view %ld", what, self->view[k]);
+		pfn = WRPC(WCH(k), MVT_PFN, (long)p).ret;
+		ASSERT_LE(0, pfn);
+		if (!k)
+			pfn0 = pfn;
+		ASSERT_EQ(pfn0, pfn) TH_LOG("%s: view %ld maps another page",
+					    what, self->view[k]);
+	}
+}
+
+#define RANGE(p, len) (unsigned long)(p), (unsigned long)(p) + (len)
+
+TEST_F_TIMEOUT(layout, mmap_from_a_view_maps_everywhere, 300)
+{
+	size_t len = 8 * self->ps;
+	long p;
+	int i;
+
+	p = wmmap(_metadata, WCH(2), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	ASSERT_NE(-1, p);
+	expect_same_maps(_metadata, self, RANGE(p, len), "mmap");
+	for (i = 0; i < 8; i++) {
+		volatile long *q = (volatile long *)(p + i * self->ps);
+
+		WOK(WCH(i % NW), MVT_STORE, (long)q, 0x100 + i);
+		expect_shared(_metadata, self, q, 0x100 + i, "new mapping");
+	}
+	/* munmap from view 1: gone everywhere. */
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munmap, p, (long)len));
+	expect_same_maps(_metadata, self, RANGE(p, len), "munmap");
+	read_maps(_metadata, self->tid[2], self->maps_a);
+	maps_range(self->maps_b, MAPS_SIZE, self->maps_a, RANGE(p, len), false);
+	ASSERT_STREQ("", self->maps_b) TH_LOG("range still mapped in view 2");
+}
+
+TEST_F_TIMEOUT(layout, map_fixed_over_shared_and_unshared, 300)
+{
+	size_t len = 4 * self->ps;
+	long p, q;
+
+	/* Over shared memory: */
+	p = wmmap(_metadata, WCH(0), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	ASSERT_NE(-1, p);
+	WOK(WCH(1), MVT_STORE, p, 1);
+	expect_shared(_metadata, self, (volatile long *)p, 1, "before MAP_FIXED");
+	q = WOK(WCH(1), MVT_CALL, (long)call_mmap_fixed, p, (long)len);
+	ASSERT_EQ(p, q);
+	expect_same_maps(_metadata, self, RANGE(p, len), "MAP_FIXED");
+	/* The old contents are gone everywhere. */
+	ASSERT_EQ(0, WRPC(WCH(2), MVT_LOAD, p).ret);
+	WOK(WCH(2), MVT_STORE, p, 2);
+	expect_shared(_metadata, self, (volatile long *)p, 2, "MAP_FIXED mapping");
+
+	/* Over unshared memory, from view 2: the new mapping is shared. */
+	q = WOK(WCH(2), MVT_CALL, (long)call_mmap_fixed, (long)self->un,
+		(long)self->ps);
+	ASSERT_EQ((long)self->un, q);
+	WOK(WCH(1), MVT_STORE, q, 3);
+	expect_shared(_metadata, self, (volatile long *)q, 3,
+		      "MAP_FIXED over unshared");
+	/* The rest of the unshared range is still per view. */
+	WOK(WCH(1), MVT_STORE, (long)(self->un + self->ps), 4);
+	ASSERT_EQ(0x5a5a5a5a5a5a5a5aL, *(long *)(self->un + self->ps));
+	ASSERT_EQ(0x5a5a5a5a5a5a5a5aL,
+		  WRPC(WCH(2), MVT_LOAD, (long)(self->un + self->ps)).ret);
+	munmap((void *)p, len);
+}
+
+TEST_F_TIMEOUT(layout, mprotect_shared_everywhere_unshared_per_view, 300)
+{
+	size_t len = 4 * self->ps;
+	static char ref[MAPS_SIZE], got[MAPS_SIZE];
+	long p;
+
+	p = (long)mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_mprotect, p + self->ps,
+			 (long)self->ps, PROT_READ));
+	expect_same_maps(_metadata, self, RANGE(p, len), "mprotect shared");
+
+	/* Unshared: only view 1 changes. */
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_mprotect, (long)self->un,
+			 (long)(2 * self->ps), PROT_READ | PROT_EXEC));
+	read_maps(_metadata, self->tid[1], self->maps_a);
+	maps_range(got, sizeof(got), self->maps_a, RANGE(self->un, self->ps), false);
+	ASSERT_NE(NULL, strstr(got, " r-xp ")) TH_LOG("view 1: %s\nun=%p maps:\n%s", got, self->un, self->maps_a);
+	read_maps(_metadata, self->tid[2], self->maps_a);
+	maps_range(got, sizeof(got), self->maps_a, RANGE(self->un, self->ps), false);
+	ASSERT_NE(NULL, strstr(got, " rw-p ")) TH_LOG("view 2: %s", got);
+	read_maps(_metadata, self->tid[0], self->maps_a);
+	maps_range(ref, sizeof(ref), self->maps_a, RANGE(self->un, self->ps), false);
+	ASSERT_NE(NULL, strstr(ref, " rw-p ")) TH_LOG("base: %s", ref);
+
+	/* A range mixing both: shared part everywhere, unshared per view. */
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_mprotect,
+			 (long)self->un + 3 * self->ps, (long)self->ps,
+			 PROT_READ));
+	read_maps(_metadata, self->tid[2], self->maps_a);
+	maps_range(got, sizeof(got), self->maps_a,
+		   RANGE(self->un + 3 * self->ps, self->ps), false);
+	ASSERT_NE(NULL, strstr(got, " r--p ")) TH_LOG("view 2: %s", got);
+	read_maps(_metadata, self->tid[0], self->maps_a);
+	maps_range(got, sizeof(got), self->maps_a,
+		   RANGE(self->un + 3 * self->ps, self->ps), false);
+	ASSERT_NE(NULL, strstr(got, " rw-p ")) TH_LOG("base: %s", got);
+	munmap((void *)p, len);
+}
+
+TEST_F_TIMEOUT(layout, mremap_move_grow_shrink_from_a_view, 300)
+{
+	size_t len = 4 * self->ps;
+	struct mvt_res r;
+	long p, q;
+	int i;
+
+	p = (long)mmap(NULL, len + self->ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	for (i = 0; i < 4; i++)
+		((long *)(p + i * self->ps))[0] = 0x700 + i;
+	/* A guard page blocks growth in place: the grow must move. */
+	ASSERT_EQ(0, mprotect((void *)(p + len), self->ps, PROT_NONE));
+	/* Grow and move from view 1. */
+	r = mvt_rpc(WCH(1), MVT_CALL, (long)call_mremap, p, (long)len,
+		    (long)(16 * self->ps));
+	ASSERT_EQ(0, r.rpc);
+	q = r.ret;
+	ASSERT_NE(-1, q) TH_LOG("mremap: %s", strerror(r.err));
+	ASSERT_NE(p, q);
+	expect_same_maps(_metadata, self, RANGE(p, len), "mremap old range");
+	expect_same_maps(_metadata, self, RANGE(q, 16 * self->ps), "mremap grow");
+	for (i = 0; i < 4; i++)
+		expect_shared(_metadata, self, (volatile long *)(q + i * self->ps),
+			      0x700 + i, "after mremap grow");
+	WOK(WCH(2), MVT_STORE, q + 10 * self->ps, 0x710);
+	expect_shared(_metadata, self, (volatile long *)(q + 10 * self->ps),
+		      0x710, "grown part");
+	/* Shrink from view 2. */
+	r = mvt_rpc(WCH(2), MVT_CALL, (long)call_mremap, q,
+		    (long)(16 * self->ps), (long)(2 * self->ps));
+	ASSERT_EQ(0, r.rpc);
+	ASSERT_EQ(q, r.ret);
+	expect_same_maps(_metadata, self, RANGE(q, 16 * self->ps), "mremap shrink");
+	expect_shared(_metadata, self, (volatile long *)(q + self->ps), 0x701,
+		      "after shrink");
+	munmap((void *)q, 2 * self->ps);
+}
+
+TEST_F_TIMEOUT(layout, brk_from_a_view, 300)
+{
+	long cur, next;
+
+	cur = syscall(SYS_brk, 0);
+	ASSERT_LT(0, cur);
+	next = WOK(WCH(1), MVT_CALL, (long)call_brk, cur + 16 * (long)self->ps);
+	ASSERT_EQ(cur + 16 * (long)self->ps, next);
+	ASSERT_EQ(next, syscall(SYS_brk, 0)) TH_LOG("brk differs in base");
+	ASSERT_EQ(next, WOK(WCH(2), MVT_CALL, (long)call_brk, 0));
+	expect_same_maps(_metadata, self, cur - self->ps, next, "brk grow");
+	WOK(WCH(2), MVT_STORE, cur + 8 * (long)self->ps, 0x800);
+	expect_shared(_metadata, self, (volatile long *)(cur + 8 * self->ps),
+		      0x800, "heap grown by a view");
+	ASSERT_EQ(cur, WOK(WCH(2), MVT_CALL, (long)call_brk, cur));
+	ASSERT_EQ(cur, syscall(SYS_brk, 0));
+	expect_same_maps(_metadata, self, cur - self->ps, next, "brk shrink");
+}
+
+TEST_F_TIMEOUT(layout, madvise_mlock_mseal_apply_everywhere, 300)
+{
+	size_t len = 4 * self->ps;
+	long p;
+
+	p = (long)mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	ASSERT_EQ(0, WOK(WCH(1), MVT_CALL, (long)call_madvise, p,
+			 (long)self->ps, MADV_DONTFORK));
+	expect_same_maps(_metadata, self, RANGE(p, len), "MADV_DONTFORK");
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_mlock, p + self->ps,
+			 (long)self->ps));
+	expect_same_maps(_metadata, self, RANGE(p, len), "mlock");
+	WOK(WCH(0), MVT_STORE, p + self->ps, 0x900);
+	expect_shared(_metadata, self, (volatile long *)(p + self->ps), 0x900,
+		      "mlocked page");
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munlock, p + self->ps,
+			 (long)self->ps));
+	expect_same_maps(_metadata, self, RANGE(p, len), "munlock");
+#ifdef SYS_mseal
+	{
+		struct mvt_res r;
+
+		r = WRPC(WCH(2), MVT_SYSCALL, SYS_mseal, p + 2 * self->ps,
+			 (long)self->ps, 0);
+		ASSERT_EQ(0, r.ret) TH_LOG("mseal: %s", strerror(r.err));
+		/* Sealed in every view: munmap fails from another view. */
+		WERR(WCH(1), EPERM, MVT_SYSCALL, SYS_munmap, p + 2 * self->ps,
+		     (long)self->ps);
+		ASSERT_EQ(-1, munmap((void *)(p + 2 * self->ps), self->ps));
+		ASSERT_EQ(EPERM, errno);
+		expect_same_maps(_metadata, self, RANGE(p, len), "mseal");
+	}
+#endif
+}
+
+TEST_F_TIMEOUT(layout, shmat_shmdt_from_a_view, 300)
+{
+	size_t len = 4 * self->ps;
+	int id = shmget(IPC_PRIVATE, len, IPC_CREAT | 0600);
+	long p;
+
+	ASSERT_LE(0, id);
+	p = WOK(WCH(1), MVT_CALL, (long)call_shmat, id);
+	expect_same_maps(_metadata, self, RANGE(p, len), "shmat");
+	WOK(WCH(2), MVT_STORE, p + self->ps, 0xa00);
+	expect_shared(_metadata, self, (volatile long *)(p + self->ps), 0xa00,
+		      "shm segment");
+	ASSERT_EQ(0, WOK(WCH(2), MVT_CALL, (long)call_shmdt, p));
+	expect_same_maps(_metadata, self, RANGE(p, len), "shmdt");
+	read_maps(_metadata, self->tid[1], self->maps_a);
+	maps_range(self->maps_b, MAPS_SIZE, self->maps_a, RANGE(p, len), false);
+	ASSERT_STREQ("", self->maps_b);
+	shmctl(id, IPC_RMID, NULL);
+}
+
+/* A process-wide check: outside [stack], every view lists the same maps. */
+TEST_F_TIMEOUT(layout, whole_maps_equal_after_mixed_operations, 300)
+{
+	size_t len = 8 * self->ps;
+	static char ref[MAPS_SIZE], got[MAPS_SIZE];
+	long p;
+	int k;
+
+	p = wmmap(_metadata, WCH(1), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	ASSERT_NE(-1, p);
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_mprotect, p, (long)self->ps,
+			 PROT_READ));
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munmap, p + 3 * self->ps,
+			 (long)self->ps));
+	read_maps(_metadata, self->tid[0], self->maps_a);
+	maps_range(ref, sizeof(ref), self->maps_a, 0, ~0UL, true);
+	for (k = 1; k < NW; k++) {
+		read_maps(_metadata, self->tid[k], self->maps_b);
+		maps_range(got, sizeof(got), self->maps_b, 0, ~0UL, true);
+		ASSERT_STREQ(ref, got) TH_LOG("view %ld", self->view[k]);
+	}
+}
+
+/* More views than lockdep has subclasses: the layout lock nests them all. */
+TEST_F_TIMEOUT(layout, many_views_mmap_munmap, 300)
+{
+	size_t len = 4 * self->ps;
+	long extra[12], p;
+	int i;
+
+	for (i = 0; i < 12; i++) {
+		extra[i] = mmview_create();
+		ASSERT_LE(1, extra[i]);
+	}
+	WOK(WCH(1), MVT_MIGRATE, extra[11]);
+	p = wmmap(_metadata, WCH(1), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	ASSERT_NE(-1, p);
+	self->view[1] = extra[11];
+	expect_same_maps(_metadata, self, RANGE(p, len), "mmap with 14 views");
+	WOK(WCH(1), MVT_STORE, p, 0xb00);
+	expect_shared(_metadata, self, (volatile long *)p, 0xb00, "14 views");
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, p, (long)len));
+	expect_same_maps(_metadata, self, RANGE(p, len), "munmap with 14 views");
+	for (i = 0; i < 12; i++)
+		ASSERT_EQ(0, mmview_delete(extra[i]));
+}
+
+TEST_HARNESS_MAIN
