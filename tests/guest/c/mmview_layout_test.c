@@ -460,6 +460,63 @@ TEST_F_TIMEOUT(layout, whole_maps_equal_after_mixed_operations, 300)
 	}
 }
 
+/* The [stack] line of a thread's maps. */
+static void stack_line(struct __test_metadata *_metadata, pid_t tid, char *buf,
+		       char *line, size_t size)
+{
+	char *p, *e;
+
+	read_maps(_metadata, tid, buf);
+	p = strstr(buf, "[stack]");
+	ASSERT_NE(NULL, p);
+	e = p;
+	while (p > buf && p[-1] != '\n')
+		p--;
+	ASSERT_LT((size_t)(e - p), size - 1);
+	memcpy(line, p, e - p);
+	line[e - p] = '\0';
+}
+
+static void expect_same_stack(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(layout) *self, const char *what)
+{
+	char ref[256], got[256];
+	int k;
+
+	stack_line(_metadata, mvt_gettid(), self->maps_a, ref, sizeof(ref));
+	for (k = 0; k < NW; k++) {
+		stack_line(_metadata, self->tid[k], self->maps_a, got, sizeof(got));
+		ASSERT_STREQ(ref, got) TH_LOG("%s: [stack] of view %ld", what,
+					      self->view[k]);
+	}
+}
+
+static void __attribute__((noinline)) grow_stack(size_t bytes)
+{
+	mvt_prefault_stack(bytes);
+}
+
+/* The main thread's stack grows in base, or through a view: all views. */
+TEST_F_TIMEOUT(layout, stack_growth_in_every_view, 300)
+{
+	unsigned long start, end;
+	char line[256];
+	long p;
+
+	expect_same_stack(_metadata, self, "before");
+	grow_stack(512 * 1024);
+	expect_same_stack(_metadata, self, "grown by the base");
+
+	/* A store below the stack from a thread in view 2 grows it too. */
+	stack_line(_metadata, mvt_gettid(), self->maps_a, line, sizeof(line));
+	ASSERT_EQ(2, sscanf(line, "%lx-%lx", &start, &end));
+	p = (long)start - 8 * (long)self->ps;
+	WOK(WCH(2), MVT_STORE, p, 0xc00);
+	expect_same_stack(_metadata, self, "grown by view 2");
+	ASSERT_EQ(0xc00, *(volatile long *)p);
+	expect_shared(_metadata, self, (volatile long *)p, 0xc00, "stack page");
+}
+
 /* More views than lockdep has subclasses: the layout lock nests them all. */
 TEST_F_TIMEOUT(layout, many_views_mmap_munmap, 300)
 {
