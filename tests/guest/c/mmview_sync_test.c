@@ -553,4 +553,134 @@ TEST_F_TIMEOUT(thp, concurrent_first_touch_of_a_huge_range, 600)
 	}
 }
 
+/* ---- swap: pages of the base swapped out, swapped in through views ---- */
+
+/* Is the page at addr swapped out in the view of thread tid? */
+static int swapped(pid_t tid, const void *addr)
+{
+	char path[64];
+	uint64_t ent;
+	int fd;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/pagemap", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = pread(fd, &ent, sizeof(ent),
+		  (off_t)((uintptr_t)addr / mvt_page_size() * sizeof(ent)));
+	close(fd);
+	if (r != sizeof(ent))
+		return -1;
+	return (int)((ent >> 62) & 1);
+}
+
+/* Swap on zram0 of the guest, set up once per boot. */
+static int zram_swap_on(size_t bytes)
+{
+	char buf[64];
+	size_t ps = mvt_page_size();
+	uint32_t *hdr;
+	int fd, err = 0;
+
+	if (mvt_read_file("/proc/swaps", buf, sizeof(buf)) > 0 &&
+	    strchr(buf, '\n') && strchr(buf, '\n')[1])
+		return 0;	/* a swap area is active */
+	snprintf(buf, sizeof(buf), "%zu", bytes);
+	mvt_write_file("/sys/block/zram0/disksize", buf);
+	fd = open("/dev/zram0", O_RDWR);
+	if (fd < 0)
+		return -errno;
+	hdr = calloc(1, ps);
+	if (!hdr) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* union swap_header: version 1, last page, "SWAPSPACE2" magic. */
+	hdr[1024 / 4] = 1;
+	hdr[1024 / 4 + 1] = (uint32_t)(bytes / ps - 1);
+	memcpy((char *)hdr + ps - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, ps, 0) != (ssize_t)ps)
+		err = -EIO;
+	free(hdr);
+	fsync(fd);
+	close(fd);
+	if (!err && syscall(SYS_swapon, "/dev/zram0", 0))
+		err = -errno;
+	return err;
+}
+
+FIXTURE(swap) {
+	struct mvt_worker w[NW];
+	long view[NW];
+	volatile long *mem;
+	size_t ps;
+	long words;
+	pid_t tid;
+};
+
+FIXTURE_SETUP(swap)
+{
+	int i, err;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	err = zram_swap_on(64UL << 20);
+	ASSERT_EQ(0, err) TH_LOG("swap on zram0: %s", strerror(-err));
+	self->ps = mvt_page_size();
+	self->words = (long)(self->ps / sizeof(long));
+	self->tid = mvt_gettid();
+	self->mem = mmap(NULL, NPAGES * self->ps, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+	}
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+}
+
+FIXTURE_TEARDOWN(swap)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+	munmap((void *)self->mem, NPAGES * self->ps);
+}
+
+TEST_F_TIMEOUT(swap, swapped_out_in_base_swapped_in_through_views, 600)
+{
+	int i, out = 0;
+
+	/* Written after the views exist, by the base only. */
+	for (i = 0; i < NPAGES; i++)
+		self->mem[i * self->words] = 0x5a000 + i;
+	ASSERT_EQ(0, madvise((void *)self->mem, NPAGES * self->ps,
+			     MADV_PAGEOUT));
+	for (i = 0; i < NPAGES; i++)
+		out += swapped(self->tid, (const void *)(self->mem + i * self->words)) == 1;
+	ASSERT_LT(NPAGES / 2, out) TH_LOG("only %d of %d pages swapped out", out, NPAGES);
+
+	/* Read in view 2, written in view 3, checked everywhere. */
+	for (i = 0; i < NPAGES; i++) {
+		volatile long *p = self->mem + i * self->words;
+
+		ASSERT_EQ(0x5a000 + i, WRPC(WCH(2), MVT_LOAD, (long)p).ret)
+			TH_LOG("page %d read through view 2 after swap-out", i);
+		WOK(WCH(3), MVT_STORE, (long)(p + 1), 0x5b000 + i);
+	}
+	for (i = 0; i < NPAGES; i++) {
+		volatile long *p = self->mem + i * self->words;
+		int64_t pfn0 = mvt_pfn(self->tid, (const void *)p);
+		int k;
+
+		ASSERT_EQ(0x5a000 + i, p[0]);
+		ASSERT_EQ(0x5b000 + i, p[1]) TH_LOG("page %d: view 3's store", i);
+		ASSERT_LE(0, pfn0);
+		for (k = 1; k < NW; k++) {
+			ASSERT_EQ(0x5b000 + i, WRPC(WCH(k), MVT_LOAD, (long)(p + 1)).ret);
+			ASSERT_EQ(pfn0, WRPC(WCH(k), MVT_PFN, (long)p).ret)
+				TH_LOG("page %d: view %ld maps another page", i,
+				       self->view[k]);
+		}
+	}
+}
+
 TEST_HARNESS_MAIN
