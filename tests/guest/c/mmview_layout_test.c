@@ -517,6 +517,92 @@ TEST_F_TIMEOUT(layout, stack_growth_in_every_view, 300)
 	expect_shared(_metadata, self, (volatile long *)p, 0xc00, "stack page");
 }
 
+/* A reader spinning in a view while another view replaces its page. */
+struct spin {
+	volatile long *p;	/* read in a loop */
+	volatile int stop;	/* set by the main thread */
+	volatile int started;
+	volatile long last;	/* the reader's last value after stop */
+};
+
+static long spin_reader(long b, long c, long d, long *out)
+{
+	struct spin *sp = (struct spin *)b;
+	long v = 0;
+
+	(void)c;
+	(void)d;
+	(void)out;
+	sp->started = 1;
+	while (!__atomic_load_n(&sp->stop, __ATOMIC_ACQUIRE))
+		v += *sp->p;
+	sp->last = *sp->p;
+	return v != 0;
+}
+
+struct spin_arg {
+	const struct mvt_chan *ch;
+	struct spin *sp;
+	struct mvt_res res;
+};
+
+static void *spin_rpc(void *a)
+{
+	struct spin_arg *sa = a;
+
+	sa->res = mvt_rpc(sa->ch, MVT_CALL, (long)spin_reader, (long)sa->sp,
+			  0, 0);
+	return NULL;
+}
+
+/*
+ * No stale TLB entry: a thread in view 1 keeps loading a page while the
+ * base replaces it (MADV_DONTNEED, then MAP_FIXED over it) and write-
+ * protects it; right after each call the reader sees the new contents.
+ */
+TEST_F_TIMEOUT(layout, spinning_reader_sees_replacements, 300)
+{
+	struct spin *sp = mvt_map_populated(self->ps);
+	struct spin_arg sa;
+	pthread_t th;
+	long p;
+
+	/* sp was mapped after the views: fine now, every view has it. */
+	ASSERT_NE(NULL, sp);
+	p = (long)mmap(NULL, self->ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	*(long *)p = 1;
+	sp->p = (volatile long *)p;
+	sa = (struct spin_arg){ .ch = WCH(1), .sp = sp };
+	ASSERT_EQ(0, pthread_create(&th, NULL, spin_rpc, &sa));
+	while (!sp->started)
+		usleep(1000);
+
+	/* Discard: the one copy is gone, the reader must load zero. */
+	ASSERT_EQ(0, madvise((void *)p, self->ps, MADV_DONTNEED));
+	__atomic_store_n(&sp->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, sa.res.rpc);
+	ASSERT_EQ(0, sp->last) TH_LOG("view 1 still reads the discarded page");
+
+	/* Replace with MAP_FIXED from view 2 and fill it in base. */
+	sp->stop = 0;
+	sp->started = 0;
+	ASSERT_EQ(0, pthread_create(&th, NULL, spin_rpc, &sa));
+	while (!sp->started)
+		usleep(1000);
+	ASSERT_EQ(p, WOK(WCH(2), MVT_CALL, (long)call_mmap_fixed, p,
+			 (long)self->ps));
+	*(long *)p = 7;
+	__atomic_store_n(&sp->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, sa.res.rpc);
+	ASSERT_EQ(7, sp->last) TH_LOG("view 1 reads the replaced page");
+	expect_shared(_metadata, self, (volatile long *)p, 7, "replaced page");
+	munmap((void *)p, self->ps);
+}
+
 /* More views than lockdep has subclasses: the layout lock nests them all. */
 TEST_F_TIMEOUT(layout, many_views_mmap_munmap, 300)
 {
