@@ -517,6 +517,73 @@ TEST_F_TIMEOUT(layout, stack_growth_in_every_view, 300)
 	expect_shared(_metadata, self, (volatile long *)p, 0xc00, "stack page");
 }
 
+static long call_mremap_dontunmap(long addr, long len, long d, long *out)
+{
+	(void)d;
+	(void)out;
+	return syscall(SYS_mremap, addr, len, len,
+		       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0L);
+}
+
+TEST_F_TIMEOUT(layout, mremap_dontunmap_from_a_view, 300)
+{
+	size_t len = 4 * self->ps;
+	long p, q;
+	int i;
+
+	p = (long)mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	for (i = 0; i < 4; i++)
+		((long *)(p + i * self->ps))[0] = 0xd00 + i;
+	q = WOK(WCH(1), MVT_CALL, (long)call_mremap_dontunmap, p, (long)len);
+	ASSERT_NE(p, q);
+	expect_same_maps(_metadata, self, RANGE(p, len), "DONTUNMAP old range");
+	expect_same_maps(_metadata, self, RANGE(q, len), "DONTUNMAP new range");
+	for (i = 0; i < 4; i++) {
+		/* The pages moved; the old range is mapped and empty. */
+		expect_shared(_metadata, self, (volatile long *)(q + i * self->ps),
+			      0xd00 + i, "moved page");
+		expect_shared(_metadata, self, (volatile long *)(p + i * self->ps),
+			      0, "old range after DONTUNMAP");
+	}
+	munmap((void *)p, len);
+	munmap((void *)q, len);
+}
+
+TEST_F_TIMEOUT(layout, mlockall_future_applies_to_mappings_of_every_view, 300)
+{
+	static char line[MAPS_SIZE];
+	size_t len = 2 * self->ps;
+	long p;
+	int k;
+
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_mlockall,
+			 MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT));
+	/* A mapping made later, from another view, is locked everywhere. */
+	p = wmmap(_metadata, WCH(1), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	ASSERT_NE(-1, p);
+	expect_same_maps(_metadata, self, RANGE(p, len), "mmap after mlockall");
+	for (k = 0; k < NW; k++) {
+		char path[64], *e;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%d/smaps",
+			 self->tid[k]);
+		ASSERT_LT(0, mvt_read_file(path, self->maps_a, MAPS_SIZE));
+		snprintf(line, sizeof(line), "%lx-", (unsigned long)p);
+		e = strstr(self->maps_a, line);
+		ASSERT_NE(NULL, e) TH_LOG("view %ld: no smaps entry", self->view[k]);
+		e = strstr(e, "VmFlags:");
+		ASSERT_NE(NULL, e);
+		*strchrnul(e, '\n') = '\0';
+		ASSERT_NE(NULL, strstr(e, " lo")) TH_LOG("view %ld: %s",
+							 self->view[k], e);
+	}
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munlockall));
+	munmap((void *)p, len);
+}
+
 /* A reader spinning in a view while another view replaces its page. */
 struct spin {
 	volatile long *p;	/* read in a loop */
