@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Futexes between threads in different views of one process: private and
+ * shared futex wait/wake, and the pthread mutex and condition variable built
+ * on them. A waiter in one view must be woken by a thread in another view.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mvt_harness.h"
+#include "mmview_test_util.h"
+
+#define NW	3
+
+/* In the data segment: present in every view from the start. */
+static uint32_t futex_word;
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static volatile int flag, waiting;
+
+FIXTURE(futex) {
+	struct mvt_worker w[NW];
+	long view[NW];
+};
+
+FIXTURE_SETUP(futex)
+{
+	int i;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	futex_word = 0;
+	flag = 0;
+	waiting = 0;
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+	}
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+}
+
+FIXTURE_TEARDOWN(futex)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+}
+
+static long w_futex_wait(long op, long c, long d, long *out)
+{
+	long r;
+
+	(void)c;
+	(void)d;
+	(void)out;
+	waiting = 1;
+	do {
+		r = syscall(SYS_futex, &futex_word, (int)op, 0, NULL, NULL, 0);
+	} while (r && errno == EINTR);
+	return r;
+}
+
+static long w_mutex_lock(long b, long c, long d, long *out)
+{
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	waiting = 1;
+	pthread_mutex_lock(&mutex);
+	flag = 1;
+	pthread_mutex_unlock(&mutex);
+	return 0;
+}
+
+static long w_cond_wait(long b, long c, long d, long *out)
+{
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	pthread_mutex_lock(&mutex);
+	waiting = 1;
+	while (!flag)
+		pthread_cond_wait(&cond, &mutex);
+	pthread_mutex_unlock(&mutex);
+	return 0;
+}
+
+struct call {
+	const struct mvt_chan *ch;
+	mvt_call_fn fn;
+	long arg;
+	struct mvt_res res;
+};
+
+static void *call_rpc(void *p)
+{
+	struct call *c = p;
+
+	c->res = mvt_rpc(c->ch, MVT_CALL, (long)c->fn, c->arg, 0, 0);
+	return NULL;
+}
+
+/* Start fn in a worker, wait until it is about to block. */
+static void start_call(struct __test_metadata *_metadata, struct call *c,
+		       pthread_t *th)
+{
+	ASSERT_EQ(0, pthread_create(th, NULL, call_rpc, c));
+	while (!__atomic_load_n(&waiting, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	usleep(200 * 1000);	/* into the futex wait */
+}
+
+/* Wake one waiter at futex_word, retrying while it is still on its way. */
+static long wake(int op)
+{
+	long woken = 0;
+	int i;
+
+	for (i = 0; i < 50 && !woken; i++) {
+		woken = syscall(SYS_futex, &futex_word, op, 1, NULL, NULL, 0);
+		if (!woken)
+			usleep(20 * 1000);
+	}
+	return woken;
+}
+
+TEST_F_TIMEOUT(futex, private_wait_in_view_woken_from_base, 120)
+{
+	struct call c = { .ch = &self->w[1].ch, .fn = w_futex_wait,
+			  .arg = FUTEX_WAIT_PRIVATE };
+	pthread_t th;
+
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(1, wake(FUTEX_WAKE_PRIVATE))
+		TH_LOG("the waiter in view %ld was not found", self->view[1]);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+}
+
+TEST_F_TIMEOUT(futex, shared_wait_in_view_woken_from_base, 120)
+{
+	struct call c = { .ch = &self->w[2].ch, .fn = w_futex_wait,
+			  .arg = FUTEX_WAIT };
+	pthread_t th;
+
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(1, wake(FUTEX_WAKE))
+		TH_LOG("the waiter in view %ld was not found", self->view[2]);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+}
+
+TEST_F_TIMEOUT(futex, pthread_mutex_between_views, 120)
+{
+	struct call c = { .ch = &self->w[1].ch, .fn = w_mutex_lock };
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_mutex_lock(&mutex));
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(0, flag) TH_LOG("view 1 took a locked mutex");
+	ASSERT_EQ(0, pthread_mutex_unlock(&mutex));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(1, flag);
+}
+
+TEST_F_TIMEOUT(futex, pthread_cond_between_views, 120)
+{
+	struct call c = { .ch = &self->w[2].ch, .fn = w_cond_wait };
+	pthread_t th;
+
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(0, pthread_mutex_lock(&mutex));
+	flag = 1;
+	ASSERT_EQ(0, pthread_cond_broadcast(&cond));
+	ASSERT_EQ(0, pthread_mutex_unlock(&mutex));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+}
+
+TEST_HARNESS_MAIN
