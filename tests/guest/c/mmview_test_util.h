@@ -7,8 +7,8 @@
  *    memory, so the TCB and TLS live there too) and control blocks live in
  *    memory populated before the views exist: stack growth and malloc arenas
  *    are not what these tests are about.
- *  - Cross-view synchronisation uses pipes only (futexes between views are not
- *    guaranteed yet); plain loads/stores/atomics on shared memory are fine.
+ *  - Cross-view synchronisation uses pipes (the RPC channel); futexes across
+ *    views are tested by mmview_futex_test, not used as a tool.
  *  - Worker threads migrate back to the base view before they exit, and only
  *    the main thread (always in base) joins them.
  *
