@@ -584,6 +584,42 @@ TEST_F_TIMEOUT(layout, mlockall_future_applies_to_mappings_of_every_view, 300)
 	munmap((void *)p, len);
 }
 
+/*
+ * hugetlb mappings made from a view: shared ones are one page cache page in
+ * every view; private ones keep their reservation with the caller's VMA.
+ */
+TEST_F_TIMEOUT(layout, hugetlb_mappings_from_a_view, 300)
+{
+	size_t len = 2UL << 20;
+	char buf[32];
+	long p, q;
+
+	mvt_write_file("/proc/sys/vm/nr_hugepages", "4");
+	if (mvt_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof(buf)) <= 0 ||
+	    atoi(buf) < 2)
+		SKIP(return, "no 2 MiB huge pages in this guest");
+
+	p = wmmap(_metadata, WCH(1), len, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+	ASSERT_NE(-1, p);
+	expect_same_maps(_metadata, self, RANGE(p, len), "shared hugetlb");
+	WOK(WCH(1), MVT_STORE, p + 4096, 0xe00);
+	ASSERT_EQ(0xe00, *(volatile long *)(p + 4096));
+	ASSERT_EQ(0xe00, WRPC(WCH(2), MVT_LOAD, p + 4096).ret);
+
+	q = wmmap(_metadata, WCH(2), len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+	ASSERT_NE(-1, q);
+	expect_same_maps(_metadata, self, RANGE(q, len), "private hugetlb");
+	WOK(WCH(2), MVT_STORE, q, 0xe01);
+	ASSERT_EQ(0xe01, WRPC(WCH(2), MVT_LOAD, q).ret);
+
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munmap, q, (long)len));
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, p, (long)len));
+	expect_same_maps(_metadata, self, RANGE(p, len), "hugetlb unmapped");
+	mvt_write_file("/proc/sys/vm/nr_hugepages", "0");
+}
+
 /* A reader spinning in a view while another view replaces its page. */
 struct spin {
 	volatile long *p;	/* read in a loop */
