@@ -3,10 +3,15 @@
  * Futexes between threads in different views of one process: private and
  * shared futex wait/wake, and the pthread mutex and condition variable built
  * on them. A waiter in one view must be woken by a thread in another view.
+ *
+ * membarrier: registration is per process, in whichever view it is made, and
+ * the expedited barriers interrupt the CPUs running threads of any view.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,6 +190,107 @@ TEST_F_TIMEOUT(futex, pthread_cond_between_views, 120)
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, c.res.rpc);
 	ASSERT_EQ(0, c.res.ret);
+}
+
+static long membarrier(int cmd, unsigned int flags)
+{
+	return syscall(SYS_membarrier, cmd, flags, 0);
+}
+
+static long w_membarrier(long cmd, long c, long d, long *out)
+{
+	(void)c;
+	(void)d;
+	(void)out;
+	return membarrier((int)cmd, 0);
+}
+
+TEST_F_TIMEOUT(futex, membarrier_registration_is_per_process, 120)
+{
+	long id;
+
+	/* Registered in base, used in view 1. */
+	ASSERT_EQ(0, membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0));
+	ASSERT_EQ(0, WOK(&self->w[1].ch, MVT_CALL, (long)w_membarrier,
+			 MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		TH_LOG("view %ld: not registered", self->view[1]);
+	/* Registered in view 2, used in base: what code patching needs. */
+	ASSERT_EQ(0, WOK(&self->w[2].ch, MVT_CALL, (long)w_membarrier,
+			 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE));
+	ASSERT_EQ(0, membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0));
+	/* A view created afterwards is registered too. */
+	id = WOK(&self->w[0].ch, MVT_CREATE);
+	ASSERT_EQ(0, WOK(&self->w[0].ch, MVT_MIGRATE, id));
+	ASSERT_EQ(0, WOK(&self->w[0].ch, MVT_CALL, (long)w_membarrier,
+			 MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE));
+	WOK(&self->w[0].ch, MVT_MIGRATE, 0);
+}
+
+static cpu_set_t spin_cpu;
+static volatile int spin_stop;
+
+static long w_spin(long b, long c, long d, long *out)
+{
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	if (sched_setaffinity(0, sizeof(spin_cpu), &spin_cpu))
+		return -1;
+	waiting = 1;
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_ACQUIRE))
+		;
+	return 0;
+}
+
+/* Function call interrupts received by @cpu so far (x86 "CAL"). */
+static long cal_count(int cpu)
+{
+	static char buf[16384];
+	char *p;
+	int i;
+
+	if (mvt_read_file("/proc/interrupts", buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "CAL:");
+	if (!p)
+		return -1;
+	p += 4;
+	for (i = 0; i < cpu; i++)
+		strtol(p, &p, 10);
+	return strtol(p, NULL, 10);
+}
+
+TEST_F_TIMEOUT(futex, membarrier_interrupts_threads_of_other_views, 120)
+{
+	struct call c = { .ch = &self->w[1].ch, .fn = w_spin };
+	cpu_set_t me;
+	long before, after;
+	pthread_t th;
+	int i, n = 500;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || cal_count(1) < 0)
+		SKIP(return, "needs 2 CPUs and x86 /proc/interrupts CAL");
+	CPU_ZERO(&spin_cpu);
+	CPU_SET(1, &spin_cpu);
+	CPU_ZERO(&me);
+	CPU_SET(0, &me);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(me), &me));
+	ASSERT_EQ(0, membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0));
+
+	/* A thread of view 1 spins on CPU 1; base calls from CPU 0. */
+	start_call(_metadata, &c, &th);
+	before = cal_count(1);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0));
+	after = cal_count(1);
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+	ASSERT_LE(n, after - before)
+		TH_LOG("CPU 1, running view %ld, got %ld IPIs for %d barriers",
+		       self->view[1], after - before, n);
 }
 
 TEST_HARNESS_MAIN
