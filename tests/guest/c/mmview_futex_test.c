@@ -135,32 +135,33 @@ static long wake(int op)
 	return woken;
 }
 
-TEST_F_TIMEOUT(futex, private_wait_in_view_woken_from_base, 120)
+/* Worker k waits with wait_op in its view; the base wakes with wake_op. */
+static void wait_in_view_woken_from_base(struct __test_metadata *_metadata,
+					 FIXTURE_DATA(futex) *self, int k,
+					 int wait_op, int wake_op)
 {
-	struct call c = { .ch = &self->w[1].ch, .fn = w_futex_wait,
-			  .arg = FUTEX_WAIT_PRIVATE };
+	struct call c = { .ch = &self->w[k].ch, .fn = w_futex_wait,
+			  .arg = wait_op };
 	pthread_t th;
 
 	start_call(_metadata, &c, &th);
-	ASSERT_EQ(1, wake(FUTEX_WAKE_PRIVATE))
-		TH_LOG("the waiter in view %ld was not found", self->view[1]);
+	ASSERT_EQ(1, wake(wake_op))
+		TH_LOG("the waiter in view %ld was not found", self->view[k]);
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, c.res.rpc);
 	ASSERT_EQ(0, c.res.ret);
 }
 
+TEST_F_TIMEOUT(futex, private_wait_in_view_woken_from_base, 120)
+{
+	wait_in_view_woken_from_base(_metadata, self, 1, FUTEX_WAIT_PRIVATE,
+				     FUTEX_WAKE_PRIVATE);
+}
+
 TEST_F_TIMEOUT(futex, shared_wait_in_view_woken_from_base, 120)
 {
-	struct call c = { .ch = &self->w[2].ch, .fn = w_futex_wait,
-			  .arg = FUTEX_WAIT };
-	pthread_t th;
-
-	start_call(_metadata, &c, &th);
-	ASSERT_EQ(1, wake(FUTEX_WAKE))
-		TH_LOG("the waiter in view %ld was not found", self->view[2]);
-	pthread_join(th, NULL);
-	ASSERT_EQ(0, c.res.rpc);
-	ASSERT_EQ(0, c.res.ret);
+	wait_in_view_woken_from_base(_metadata, self, 2, FUTEX_WAIT,
+				     FUTEX_WAKE);
 }
 
 TEST_F_TIMEOUT(futex, pthread_mutex_between_views, 120)

@@ -558,19 +558,9 @@ TEST_F_TIMEOUT(thp, concurrent_first_touch_of_a_huge_range, 600)
 /* Is the page at addr swapped out in the view of thread tid? */
 static int swapped(pid_t tid, const void *addr)
 {
-	char path[64];
 	uint64_t ent;
-	int fd;
-	ssize_t r;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/pagemap", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = pread(fd, &ent, sizeof(ent),
-		  (off_t)((uintptr_t)addr / mvt_page_size() * sizeof(ent)));
-	close(fd);
-	if (r != sizeof(ent))
+	if (mvt_pagemap(tid, addr, &ent))
 		return -1;
 	return (int)((ent >> 62) & 1);
 }

@@ -196,21 +196,27 @@ int mvt_mem_read(struct mvt_mem *m)
 	return 0;
 }
 
-int64_t mvt_pfn(pid_t tid, const void *addr)
+int mvt_pagemap(pid_t tid, const void *addr, uint64_t *ent)
 {
 	char path[64];
-	uint64_t ent;
 	ssize_t r;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/pagemap", (int)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -2;
-	r = pread(fd, &ent, sizeof(ent),
-		  (off_t)((uintptr_t)addr / mvt_page_size() * sizeof(ent)));
+		return -1;
+	r = pread(fd, ent, sizeof(*ent),
+		  (off_t)((uintptr_t)addr / mvt_page_size() * sizeof(*ent)));
 	close(fd);
-	if (r != sizeof(ent))
+	return r == sizeof(*ent) ? 0 : -1;
+}
+
+int64_t mvt_pfn(pid_t tid, const void *addr)
+{
+	uint64_t ent;
+
+	if (mvt_pagemap(tid, addr, &ent))
 		return -2;
 	if (!(ent >> 63))
 		return -1;

@@ -54,6 +54,8 @@ long mvt_meminfo_kb(const char *key);
  * /proc/self/task/<tid>/pagemap): >= 0 pfn, -1 not present, -2 error,
  * -3 present but pfn hidden (not root). */
 int64_t mvt_pfn(pid_t tid, const void *addr);
+/* The raw /proc/self/task/<tid>/pagemap entry of addr; 0 or -1. */
+int mvt_pagemap(pid_t tid, const void *addr, uint64_t *ent);
 /* Read a whole small file into buf (NUL terminated); returns length or -1. */
 ssize_t mvt_read_file(const char *path, char *buf, size_t size);
 /* Write a string to a file; returns 0 or -errno. */
