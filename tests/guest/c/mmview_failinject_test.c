@@ -478,9 +478,11 @@ TEST_F_TIMEOUT(failinject, layout_changes_agree_under_allocation_failures, 600)
  */
 TEST_F_TIMEOUT(failinject, overcommit_checked_once_per_change, 300)
 {
-	size_t len = 16UL << 20;
 	char old_mode[16] = "", old_kb[32] = "", room[32];
 	long committed = mvt_meminfo_kb("Committed_AS");
+	long swap_kb = mvt_meminfo_kb("SwapTotal");
+	/* Large enough that the limit below stays positive despite swap. */
+	size_t len = (16UL << 20) + ((size_t)swap_kb << 11);
 	struct mvt_res r;
 	char *p;
 	int k;
@@ -493,8 +495,7 @@ TEST_F_TIMEOUT(failinject, overcommit_checked_once_per_change, 300)
 	fi_off();
 	/* The limit leaves 1.5 mappings of room (CommitLimit = kbytes + swap). */
 	snprintf(room, sizeof(room), "%ld",
-		 committed + (long)(len * 3 / 2 / 1024) -
-		 mvt_meminfo_kb("SwapTotal"));
+		 committed + (long)(len * 3 / 2 / 1024) - swap_kb);
 	ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/overcommit_kbytes", room));
 	ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/overcommit_memory", "2"));
 	self->op->kind = FI_MAP_PRIVATE;

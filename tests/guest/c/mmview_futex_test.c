@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Futexes between threads in different views of one process: private and
- * shared futex wait/wake, and the pthread mutex and condition variable built
- * on them. A waiter in one view must be woken by a thread in another view.
+ * shared futex wait/wake and requeue, PI futexes, robust lists, and the
+ * pthread mutex (plain, PI, robust), condition variable, rwlock, barrier and
+ * join built on them. A waiter in one view must be woken by a thread in
+ * another view, and a robust mutex whose owner dies in another view must be
+ * reported as such.
  *
  * membarrier: registration is per process, in whichever view it is made, and
  * the expedited barriers interrupt the CPUs running threads of any view.
@@ -29,6 +32,10 @@ static uint32_t futex_word;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static volatile int flag, waiting;
+static uint32_t futex_word2;
+static pthread_mutex_t pi_mutex, robust_mutex;
+static pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_barrier_t barrier;
 
 FIXTURE(futex) {
 	struct mvt_worker w[NW];
@@ -42,6 +49,7 @@ FIXTURE_SETUP(futex)
 	ASSERT_EQ(0, mvt_process_setup());
 	ASSERT_MMVIEW_AVAILABLE();
 	futex_word = 0;
+	futex_word2 = 0;
 	flag = 0;
 	waiting = 0;
 	for (i = 0; i < NW; i++) {
@@ -176,6 +184,191 @@ TEST_F_TIMEOUT(futex, pthread_mutex_between_views, 120)
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, c.res.rpc);
 	ASSERT_EQ(1, flag);
+}
+
+static long w_requeue_wait(long b, long c, long d, long *out)
+{
+	long r;
+
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	waiting = 1;
+	do {
+		r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0,
+			    NULL, NULL, 0);
+	} while (r && errno == EINTR);
+	return r;
+}
+
+TEST_F_TIMEOUT(futex, requeue_from_base_to_a_waiter_in_a_view, 120)
+{
+	struct call c = { .ch = &self->w[1].ch, .fn = w_requeue_wait };
+	long moved = 0, woken = 0;
+	pthread_t th;
+	int i;
+
+	start_call(_metadata, &c, &th);
+	/* Move the waiter to futex_word2, then wake it there. */
+	for (i = 0; i < 50 && !moved; i++) {
+		moved = syscall(SYS_futex, &futex_word, FUTEX_CMP_REQUEUE_PRIVATE,
+				0, 1, &futex_word2, 0);
+		if (!moved)
+			usleep(20 * 1000);
+	}
+	ASSERT_EQ(1, moved) TH_LOG("the waiter in view 1 was not requeued");
+	woken = syscall(SYS_futex, &futex_word2, FUTEX_WAKE_PRIVATE, 1, NULL,
+			NULL, 0);
+	ASSERT_EQ(1, woken);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+}
+
+static long w_pi_lock(long b, long c, long d, long *out)
+{
+	int err;
+
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	waiting = 1;
+	err = pthread_mutex_lock(&pi_mutex);
+	if (err)
+		return -err;
+	flag = 1;
+	/* The kernel saw the lock contended: the owner's TID is ours. */
+	out[0] = *(volatile int *)&pi_mutex.__data.__lock & FUTEX_TID_MASK;
+	out[1] = mvt_gettid();
+	return pthread_mutex_unlock(&pi_mutex);
+}
+
+TEST_F_TIMEOUT(futex, pi_mutex_between_views, 120)
+{
+	struct call c = { .ch = &self->w[2].ch, .fn = w_pi_lock };
+	pthread_mutexattr_t attr;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_mutexattr_init(&attr));
+	ASSERT_EQ(0, pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT));
+	ASSERT_EQ(0, pthread_mutex_init(&pi_mutex, &attr));
+	ASSERT_EQ(0, pthread_mutex_lock(&pi_mutex));
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(0, flag) TH_LOG("view 2 took a locked PI mutex");
+	/* The waiter in view 2 is queued on the PI futex in the kernel. */
+	ASSERT_NE(0U, (unsigned int)pi_mutex.__data.__lock & FUTEX_WAITERS);
+	ASSERT_EQ(0, pthread_mutex_unlock(&pi_mutex));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+	ASSERT_EQ(1, flag);
+	ASSERT_EQ(c.res.out[1], c.res.out[0]);
+	pthread_mutex_destroy(&pi_mutex);
+}
+
+/* A thread that takes robust_mutex in view `arg` and dies there. */
+static void *robust_owner(void *arg)
+{
+	if (mmview_migrate((long)arg) < 0)
+		return (void *)1L;
+	if (pthread_mutex_lock(&robust_mutex))
+		return (void *)2L;
+	__atomic_store_n(&waiting, 1, __ATOMIC_RELEASE);
+	usleep(300 * 1000);	/* the main thread blocks on the mutex */
+	return NULL;		/* exits in the view, holding the mutex */
+}
+
+TEST_F_TIMEOUT(futex, robust_mutex_owner_dies_in_another_view, 120)
+{
+	pthread_mutexattr_t attr;
+	void *ret = (void *)-1L;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_mutexattr_init(&attr));
+	ASSERT_EQ(0, pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST));
+	ASSERT_EQ(0, pthread_mutex_init(&robust_mutex, &attr));
+	ASSERT_EQ(0, pthread_create(&th, NULL, robust_owner,
+				    (void *)self->view[1]));
+	while (!__atomic_load_n(&waiting, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	/* Blocks until the owner's exit releases it through its robust list. */
+	ASSERT_EQ(EOWNERDEAD, pthread_mutex_lock(&robust_mutex));
+	ASSERT_EQ(0, pthread_mutex_consistent(&robust_mutex));
+	ASSERT_EQ(0, pthread_mutex_unlock(&robust_mutex));
+	/* pthread_join: the kernel clears and wakes the TID from view 1. */
+	ASSERT_EQ(0, pthread_join(th, &ret));
+	ASSERT_EQ(NULL, ret);
+	pthread_mutex_destroy(&robust_mutex);
+}
+
+static long w_rdlock(long b, long c, long d, long *out)
+{
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	waiting = 1;
+	if (pthread_rwlock_rdlock(&rwlock))
+		return -1;
+	flag = 1;
+	return pthread_rwlock_unlock(&rwlock);
+}
+
+TEST_F_TIMEOUT(futex, pthread_rwlock_between_views, 120)
+{
+	struct call c = { .ch = &self->w[1].ch, .fn = w_rdlock };
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_rwlock_wrlock(&rwlock));
+	start_call(_metadata, &c, &th);
+	ASSERT_EQ(0, flag) TH_LOG("view 1 read-locked a write-locked rwlock");
+	ASSERT_EQ(0, pthread_rwlock_unlock(&rwlock));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
+	ASSERT_EQ(1, flag);
+}
+
+static long w_barrier(long b, long c, long d, long *out)
+{
+	int r;
+
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)out;
+	__atomic_add_fetch(&waiting, 1, __ATOMIC_ACQ_REL);
+	r = pthread_barrier_wait(&barrier);
+	return r == PTHREAD_BARRIER_SERIAL_THREAD ? 1 : r;
+}
+
+TEST_F_TIMEOUT(futex, pthread_barrier_between_views, 120)
+{
+	struct call c1 = { .ch = &self->w[1].ch, .fn = w_barrier };
+	struct call c2 = { .ch = &self->w[2].ch, .fn = w_barrier };
+	pthread_t th1, th2;
+	int serial, r;
+
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, 3));
+	ASSERT_EQ(0, pthread_create(&th1, NULL, call_rpc, &c1));
+	ASSERT_EQ(0, pthread_create(&th2, NULL, call_rpc, &c2));
+	while (__atomic_load_n(&waiting, __ATOMIC_ACQUIRE) < 2)
+		usleep(1000);
+	usleep(200 * 1000);
+	r = pthread_barrier_wait(&barrier);
+	ASSERT_TRUE(r == 0 || r == PTHREAD_BARRIER_SERIAL_THREAD);
+	pthread_join(th1, NULL);
+	pthread_join(th2, NULL);
+	ASSERT_EQ(0, c1.res.rpc);
+	ASSERT_EQ(0, c2.res.rpc);
+	/* Exactly one of the three is the serial thread. */
+	serial = (r == PTHREAD_BARRIER_SERIAL_THREAD) + (c1.res.ret == 1) +
+		 (c2.res.ret == 1);
+	ASSERT_EQ(1, serial);
+	ASSERT_EQ(0, c1.res.ret < 0 || c2.res.ret < 0);
+	pthread_barrier_destroy(&barrier);
 }
 
 TEST_F_TIMEOUT(futex, pthread_cond_between_views, 120)

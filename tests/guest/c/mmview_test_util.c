@@ -667,3 +667,38 @@ void mvt_workers_stop_views(struct mvt_worker *w, long *view, int n)
 		if (view[i] > 0)
 			mmview_delete(view[i]);
 }
+
+/* Swap on zram0 of the guest, set up once per boot. */
+int mvt_zram_swap_on(size_t bytes)
+{
+	char buf[64];
+	size_t ps = mvt_page_size();
+	uint32_t *hdr;
+	int fd, err = 0;
+
+	if (mvt_read_file("/proc/swaps", buf, sizeof(buf)) > 0 &&
+	    strchr(buf, '\n') && strchr(buf, '\n')[1])
+		return 0;	/* a swap area is active */
+	snprintf(buf, sizeof(buf), "%zu", bytes);
+	mvt_write_file("/sys/block/zram0/disksize", buf);
+	fd = open("/dev/zram0", O_RDWR);
+	if (fd < 0)
+		return -errno;
+	hdr = calloc(1, ps);
+	if (!hdr) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* union swap_header: version 1, last page, "SWAPSPACE2" magic. */
+	hdr[1024 / 4] = 1;
+	hdr[1024 / 4 + 1] = (uint32_t)(bytes / ps - 1);
+	memcpy((char *)hdr + ps - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, ps, 0) != (ssize_t)ps)
+		err = -EIO;
+	free(hdr);
+	fsync(fd);
+	close(fd);
+	if (!err && syscall(SYS_swapon, "/dev/zram0", 0))
+		err = -errno;
+	return err;
+}

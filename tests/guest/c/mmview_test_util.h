@@ -72,6 +72,10 @@ int mvt_mem_read(struct mvt_mem *m);
  * quarantine, but is slow under emulation).  Best effort. */
 void mvt_settle_memory(bool shrink_slabs);
 
+/* Swap on the guest's zram0 (once per boot; a no-op if any swap is on):
+ * 0 or -errno. */
+int mvt_zram_swap_on(size_t bytes);
+
 /* ---- raw syscalls (no errno, usable from raw clone threads) ---- */
 long mvt_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
 #define mvt_raw0(n)			mvt_raw_syscall6(n, 0, 0, 0, 0, 0, 0)

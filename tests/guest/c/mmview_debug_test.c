@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Debugging a process with views: a tracer (a forked child) attaches to
+ * threads in two different views.
+ *
+ *  - PTRACE_PEEKDATA reads each thread's own view: shared memory is the
+ *    same, unshared memory is the thread's view's copy;
+ *  - PTRACE_POKEDATA on unshared memory changes that view only, on shared
+ *    memory every view;
+ *  - a breakpoint poked into shared text through one view traps a thread
+ *    of another view.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mvt_harness.h"
+#include "mmview_test_util.h"
+
+#define NW	3
+
+static volatile long shared_var;
+
+FIXTURE(debug) {
+	struct mvt_worker w[NW];
+	long view[NW];
+	size_t ps;
+	long *un;	/* one unshared page */
+};
+
+FIXTURE_SETUP(debug)
+{
+	int i;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	self->ps = mvt_page_size();
+	shared_var = 0x5151;
+	self->un = mvt_map_populated(self->ps);
+	ASSERT_NE(NULL, self->un);
+	ASSERT_EQ(0, mmview_unshare(self->un, self->ps));
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+	for (i = 0; i < NW; i++)
+		ASSERT_LE(0, mvt_rpc(&self->w[i].ch, MVT_STORE, (long)self->un,
+				     0x7000 + i, 0, 0).ret);
+}
+
+FIXTURE_TEARDOWN(debug)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+}
+
+#define WCH(i) (&self->w[i].ch)
+
+static __attribute__((noinline)) long bp_target(long b, long c, long d,
+						 long *out)
+{
+	(void)c;
+	(void)d;
+	(void)out;
+	return b + 1;
+}
+
+/* Tracer results, written to the pipe for the test to check. */
+struct tracer_report {
+	long peek_shared[2], peek_un[2];
+	int err;		/* 0, or the line of the first failure */
+	int trapped;		/* the view 2 thread stopped at the breakpoint */
+};
+
+#define TRY(cond) do { if (!(cond)) { rep->err = __LINE__; return; } } while (0)
+
+static int stop(pid_t tid)
+{
+	int status;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0))
+		return -1;
+	if (waitpid(tid, &status, __WALL) != tid || !WIFSTOPPED(status))
+		return -1;
+	return 0;
+}
+
+/* In the child: attach to t1 (view 1) and t2 (view 2), then sync with rd. */
+static void tracer(pid_t t1, pid_t t2, long *un, int rd, int wr,
+		   struct tracer_report *rep)
+{
+	struct user_regs_struct regs;
+	long orig, word;
+	int status;
+	char go;
+
+	TRY(!ptrace(PTRACE_SEIZE, t1, 0, 0) && !ptrace(PTRACE_SEIZE, t2, 0, 0));
+	TRY(!stop(t1) && !stop(t2));
+	errno = 0;
+	rep->peek_shared[0] = ptrace(PTRACE_PEEKDATA, t1, &shared_var, 0);
+	rep->peek_shared[1] = ptrace(PTRACE_PEEKDATA, t2, &shared_var, 0);
+	rep->peek_un[0] = ptrace(PTRACE_PEEKDATA, t1, un, 0);
+	rep->peek_un[1] = ptrace(PTRACE_PEEKDATA, t2, un, 0);
+	TRY(!errno);
+	TRY(!ptrace(PTRACE_POKEDATA, t2, un, 0x9992));
+	TRY(!ptrace(PTRACE_POKEDATA, t1, &shared_var, 0x6161));
+	/* int3 at bp_target, written through view 1. */
+	orig = ptrace(PTRACE_PEEKTEXT, t1, bp_target, 0);
+	TRY(!errno);
+	word = (orig & ~0xffL) | 0xcc;
+	TRY(!ptrace(PTRACE_POKETEXT, t1, bp_target, word));
+	TRY(!ptrace(PTRACE_CONT, t1, 0, 0) && !ptrace(PTRACE_CONT, t2, 0, 0));
+	TRY(write(wr, rep, sizeof(*rep)) == sizeof(*rep));
+	/* The test now calls bp_target in view 2. */
+	TRY(waitpid(t2, &status, __WALL) == t2);
+	TRY(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP);
+	TRY(!ptrace(PTRACE_GETREGS, t2, 0, &regs));
+	rep->trapped = regs.rip == (unsigned long)bp_target + 1;
+	/* Remove it (through view 2 this time) and let the call run. */
+	TRY(!ptrace(PTRACE_POKETEXT, t2, bp_target, orig));
+	regs.rip = (unsigned long)bp_target;
+	TRY(!ptrace(PTRACE_SETREGS, t2, 0, &regs));
+	TRY(!ptrace(PTRACE_DETACH, t2, 0, 0));
+	TRY(!stop(t1) && !ptrace(PTRACE_DETACH, t1, 0, 0));
+	TRY(read(rd, &go, 1) == 1);
+}
+
+struct bp_call {
+	const struct mvt_chan *ch;
+	struct mvt_res res;
+};
+
+static void *call_bp(void *p)
+{
+	struct bp_call *c = p;
+
+	c->res = mvt_rpc(c->ch, MVT_CALL, (long)bp_target, 41, 0, 0);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(debug, ptrace_peek_poke_and_breakpoint_across_views, 300)
+{
+	int to_child[2], to_parent[2], status, k;
+	struct tracer_report rep = { 0 };
+	struct bp_call call = { 0 };
+	pthread_t th;
+	pid_t child;
+
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		tracer(self->w[1].tid, self->w[2].tid, self->un, to_child[0],
+		       to_parent[1], &rep);
+		if (write(to_parent[1], &rep, sizeof(rep)) != sizeof(rep))
+			_exit(2);
+		_exit(rep.err ? 1 : 0);
+	}
+	ASSERT_EQ((ssize_t)sizeof(rep), read(to_parent[0], &rep, sizeof(rep)));
+	ASSERT_EQ(0, rep.err) TH_LOG("tracer failed at line %d", rep.err);
+	ASSERT_EQ(0x5151, rep.peek_shared[0]);
+	ASSERT_EQ(0x5151, rep.peek_shared[1]);
+	ASSERT_EQ(0x7001, rep.peek_un[0]) TH_LOG("PEEK read another view");
+	ASSERT_EQ(0x7002, rep.peek_un[1]) TH_LOG("PEEK read another view");
+	/* POKE on unshared memory: that view only; on shared: every view. */
+	for (k = 0; k < NW; k++) {
+		long want = k == 2 ? 0x9992 : 0x7000 + k;
+
+		ASSERT_EQ(want, WRPC(WCH(k), MVT_LOAD, (long)self->un).ret);
+		ASSERT_EQ(0x6161, WRPC(WCH(k), MVT_LOAD, (long)&shared_var).ret);
+	}
+	/* The breakpoint set through view 1 traps in view 2. */
+	call.ch = WCH(2);
+	ASSERT_EQ(0, pthread_create(&th, NULL, call_bp, &call));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, call.res.rpc);
+	ASSERT_EQ(42, call.res.ret);
+	ASSERT_EQ(1, write(to_child[1], "g", 1));
+	ASSERT_EQ((ssize_t)sizeof(rep), read(to_parent[0], &rep, sizeof(rep)));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_EQ(0, rep.err) TH_LOG("tracer failed at line %d", rep.err);
+	ASSERT_EQ(1, rep.trapped) TH_LOG("no trap at the breakpoint in view 2");
+	ASSERT_EQ(0, status);
+	/* The text is back in every view. */
+	ASSERT_EQ(42, WRPC(WCH(0), MVT_CALL, (long)bp_target, 41).ret);
+}
+
+TEST_HARNESS_MAIN
