@@ -5,6 +5,7 @@ import { ARCHES, FLAVOURS, type ArchName, type Flavour } from './arch.ts';
 import { UserError, errorLine } from './util/errors.ts';
 import type { BuildOptions } from './pipeline/context.ts';
 import type { RunOptions, TestOptions, TreeOptions } from './pipeline/commands.ts';
+import type { BenchOptions } from './pipeline/bench.ts';
 
 /** What each command does; injected so argument parsing can be tested alone. */
 export interface Actions {
@@ -14,6 +15,7 @@ export interface Actions {
   tree(o: TreeOptions): Promise<number>;
   export(o: { buildDir?: string }): Promise<number>;
   unit(): Promise<number>;
+  bench(o: BenchOptions): Promise<number>;
 }
 
 export interface Io {
@@ -32,6 +34,19 @@ function positiveNumber(what: string) {
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number.`);
     return n;
   };
+}
+
+function positiveInteger(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer.`);
+    return n;
+  };
+}
+
+function memorySize(value: string): string {
+  if (!/^\d+[MG]$/.test(value)) throw new InvalidArgumentError('--memory must look like 3G or 3072M.');
+  return value;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -131,6 +146,62 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
     });
 
   program
+    .command('bench')
+    .description(
+      'build the vanilla and the mmview release kernels, run the benchmarks on both in QEMU, ' +
+        'write build/bench/results.json and report.html, print the ratios against the targets',
+    )
+    .addOption(new Option('--reps <n>', 'repetitions per case (default: each program\'s own, see README)').argParser(positiveInteger('--reps')))
+    .addOption(new Option('--rounds <n>', 'boots per kernel, alternating between the kernels (samples are pooled)').argParser(positiveInteger('--rounds')).default(3))
+    .option('--tiny', 'tiny sizes, 2 repetitions, 1 round: checks the whole pipeline in a minute', false)
+    .addOption(new Option('--filter <substring>', 'only benchmark programs whose name contains this'))
+    .option('--skip-build', 'use the kernels built before (--build-only or an earlier run); build only the benchmark programs', false)
+    .option('--build-only', 'build both kernels and stop', false)
+    .addOption(new Option('--timeout <minutes>', 'kill a VM after this long').argParser(positiveNumber('--timeout')).default(45))
+    .addOption(new Option('--smp <n>', 'vCPUs of both VMs').argParser(positiveInteger('--smp')).default(2))
+    .addOption(new Option('--memory <size>', 'memory of both VMs').argParser(memorySize).default('3G'))
+    .addOption(new Option('--accept-version <version>', 'build this Debian linux-source version instead of the pinned one'))
+    .addOption(new Option('--from <results.json>', 're-render the table and report from earlier results').hideHelp())
+    .addOption(new Option('--build-dir <dir>', 'build folder (default: build/)').hideHelp())
+    .addOption(new Option('--arch <arch>', 'guest architecture').choices(ARCHES).hideHelp())
+    .action(
+      async (o: {
+        reps?: number;
+        rounds: number;
+        tiny: boolean;
+        filter?: string;
+        skipBuild: boolean;
+        buildOnly: boolean;
+        timeout: number;
+        smp: number;
+        memory: string;
+        acceptVersion?: string;
+        from?: string;
+        buildDir?: string;
+        arch?: ArchName;
+      }) => {
+        if (o.skipBuild && o.buildOnly) throw new UserError('--skip-build and --build-only exclude each other');
+        setResult(
+          await actions.bench({
+            reps: o.reps,
+            rounds: o.tiny && o.rounds === 3 ? 1 : o.rounds,
+            tiny: o.tiny,
+            filter: o.filter,
+            skipBuild: o.skipBuild,
+            buildOnly: o.buildOnly,
+            timeout: o.timeout,
+            smp: o.smp,
+            memory: o.memory,
+            acceptVersion: o.acceptVersion,
+            from: o.from,
+            buildDir: o.buildDir,
+            arch: o.arch,
+          }),
+        );
+      },
+    );
+
+  program
     .command('unit')
     .description('run the host unit tests of the tooling')
     .action(async () => {
@@ -166,6 +237,7 @@ async function main(): Promise<void> {
   const callerCwd = process.env.MMVIEW_CALLER_CWD;
   if (callerCwd) process.chdir(callerCwd);
   const commands = await import('./pipeline/commands.ts');
+  const { cmdBench } = await import('./pipeline/bench.ts');
   const actions: Actions = {
     run: commands.cmdRun,
     test: commands.cmdTest,
@@ -173,6 +245,7 @@ async function main(): Promise<void> {
     tree: commands.cmdTree,
     export: commands.cmdExport,
     unit: commands.cmdUnit,
+    bench: cmdBench,
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }

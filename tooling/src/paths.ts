@@ -19,6 +19,12 @@ export interface Paths {
   libmmviewSrc: string;
   examplesSrc: string;
   guestTestsSrc: string;
+  /** Guest benchmark programs (bench/guest). */
+  benchSrc: string;
+  /** The vanilla kernel source for benchmarks: the pinned source without patches (build/vanilla/linux). */
+  vanillaTree: string;
+  /** Benchmark results and report (build/bench). */
+  benchOut: string;
   unitTests: string;
   hostTools: string;
 }
@@ -38,6 +44,9 @@ export function makePaths(repo: string = REPO_ROOT, buildDir?: string): Paths {
     libmmviewSrc: join(repo, 'userspace', 'libmmview'),
     examplesSrc: join(repo, 'userspace', 'examples'),
     guestTestsSrc: join(repo, 'tests', 'guest', 'c'),
+    benchSrc: join(repo, 'bench', 'guest'),
+    vanillaTree: join(build, 'vanilla', 'linux'),
+    benchOut: join(build, 'bench'),
     unitTests: join(repo, 'tooling', 'test'),
     hostTools: join(build, 'host-tools'),
   };

@@ -25,6 +25,7 @@ function harness(result = 0, fail?: Error) {
     tree: rec('tree'),
     export: rec('export'),
     unit: rec('unit'),
+    bench: rec('bench'),
   };
   return { calls, out, err, run: (argv: string[]) => runCli(argv, actions, io) };
 }
@@ -120,4 +121,52 @@ test('--help exits 0', async () => {
   const h = harness();
   assert.equal(await h.run(['--help']), 0);
   assert.match(h.out.join(''), /Usage: mmview/);
+});
+
+test('bench defaults', async () => {
+  const h = harness();
+  assert.equal(await h.run(['bench']), 0);
+  assert.deepEqual(h.calls, [
+    {
+      cmd: 'bench',
+      opts: {
+        reps: undefined,
+        rounds: 3,
+        tiny: false,
+        filter: undefined,
+        skipBuild: false,
+        buildOnly: false,
+        timeout: 45,
+        smp: 2,
+        memory: '3G',
+        acceptVersion: undefined,
+        from: undefined,
+        buildDir: undefined,
+        arch: undefined,
+      },
+    },
+  ]);
+});
+
+test('bench options', async () => {
+  const h = harness();
+  await h.run(['bench', '--reps', '7', '--tiny', '--filter', 'fault', '--skip-build', '--smp', '1', '--memory', '4096M']);
+  const o = h.calls[0]?.opts as { reps: number; tiny: boolean; filter: string; skipBuild: boolean; smp: number; memory: string };
+  assert.deepEqual([o.reps, o.tiny, o.filter, o.skipBuild, o.smp, o.memory], [7, true, 'fault', true, 1, '4096M']);
+  assert.equal((o as unknown as { rounds: number }).rounds, 1, '--tiny: one round unless --rounds is given');
+  const h2 = harness();
+  await h2.run(['bench', '--tiny', '--rounds', '2']);
+  assert.equal((h2.calls[0]?.opts as { rounds: number }).rounds, 2);
+});
+
+test('bench rejects bad values and contradictory options', async () => {
+  for (const argv of [['bench', '--reps', '0'], ['bench', '--reps', '2.5'], ['bench', '--memory', 'lots']]) {
+    const h = harness();
+    assert.notEqual(await h.run(argv), 0, argv.join(' '));
+    assert.equal(h.calls.length, 0);
+    assert.match(h.err.join(''), /^mmview: /);
+  }
+  const h = harness();
+  assert.equal(await h.run(['bench', '--skip-build', '--build-only']), 1);
+  assert.match(h.err.join(''), /exclude each other/);
 });

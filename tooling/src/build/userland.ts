@@ -8,6 +8,8 @@ export interface UserlandRequest {
   libmmviewSrc: string;
   examplesSrc: string;
   guestTestsSrc: string;
+  /** Guest benchmark programs (bench/guest). */
+  benchSrc: string;
   /** Headers from `make headers_install` (<obj>/usr-headers). */
   headers: string;
   /** tools/testing/selftests of the kernel work tree (kselftest_harness.h). */
@@ -25,6 +27,8 @@ export interface Userland {
   libDir: string | undefined;
   /** Folder whose executables are the guest test programs. */
   testsDir: string | undefined;
+  /** Folder whose executables are the guest benchmark programs. */
+  benchDir: string | undefined;
   /** The static mmview-demo program. */
   demo: string | undefined;
 }
@@ -45,7 +49,13 @@ export function listExecutables(dir: string): string[] {
     .sort();
 }
 
-async function makeComponent(name: string, src: string, out: string, vars: Record<string, string>, req: UserlandRequest): Promise<boolean> {
+async function makeComponent(
+  name: string,
+  src: string,
+  out: string,
+  vars: Record<string, string>,
+  req: Pick<UserlandRequest, 'logDir' | 'makeVars' | 'jobs'>,
+): Promise<boolean> {
   if (!existsSync(join(src, 'Makefile'))) {
     warn(`skipping ${name}: ${join(src, 'Makefile')} does not exist yet`);
     return false;
@@ -57,15 +67,30 @@ async function makeComponent(name: string, src: string, out: string, vars: Recor
   return true;
 }
 
-/** libmmview, the guest C tests and the example program, built against the kernel's headers. */
-export async function buildUserland(req: UserlandRequest): Promise<Userland> {
-  const khdr = `-I${join(req.headers, 'include')}`;
+function khdrIncludes(headers: string): string {
+  return `-I${join(headers, 'include')}`;
+}
+
+/** libmmview and the guest benchmark programs: bench/guest into <outDir>/bench (undefined: no Makefile). */
+export type BenchBuildRequest = Omit<UserlandRequest, 'guestTestsSrc' | 'examplesSrc' | 'ksftDir'>;
+
+export async function buildBench(req: BenchBuildRequest): Promise<{ libDir: string | undefined; benchDir: string | undefined }> {
+  const khdr = khdrIncludes(req.headers);
   const libDir = join(req.outDir, 'libmmview');
   const haveLib = await makeComponent('libmmview', req.libmmviewSrc, libDir, { KHDR_INCLUDES: khdr }, req);
+  const benchDir = join(req.outDir, 'bench');
+  const haveBench = haveLib && (await makeComponent('bench', req.benchSrc, benchDir, { KHDR_INCLUDES: khdr, LIBMMVIEW_DIR: libDir }, req));
+  return { libDir: haveLib ? libDir : undefined, benchDir: haveBench ? benchDir : undefined };
+}
+
+/** libmmview, the guest C tests, the benchmark programs and the example program, built against the kernel's headers. */
+export async function buildUserland(req: UserlandRequest): Promise<Userland> {
+  const khdr = khdrIncludes(req.headers);
+  const { libDir, benchDir } = await buildBench(req);
   const vars = {
     KHDR_INCLUDES: khdr,
     KSFT_DIR: req.ksftDir,
-    LIBMMVIEW_DIR: libDir,
+    LIBMMVIEW_DIR: libDir ?? join(req.outDir, 'libmmview'),
   };
   const testsDir = join(req.outDir, 'tests');
   const haveTests = await makeComponent('tests', req.guestTestsSrc, testsDir, vars, req);
@@ -74,8 +99,9 @@ export async function buildUserland(req: UserlandRequest): Promise<Userland> {
   const demo = join(examplesDir, 'mmview-demo');
   if (haveExamples && !existsSync(demo)) warn(`${req.examplesSrc} built, but ${demo} does not exist`);
   return {
-    libDir: haveLib ? libDir : undefined,
+    libDir,
     testsDir: haveTests ? testsDir : undefined,
+    benchDir,
     demo: haveExamples && existsSync(demo) ? demo : undefined,
   };
 }

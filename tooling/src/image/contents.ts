@@ -16,6 +16,10 @@ export interface ImageSpec {
   /** Folder for generated files (init, etc/...). */
   stagingDir: string;
   tests: readonly GuestProgram[];
+  /** Benchmark programs (/bench), run by /init in bench mode, and at tiny size after the tests in test mode. */
+  benches: readonly GuestProgram[];
+  /** Arguments of every benchmark program in bench mode (stored in /etc/mmview/bench-args). */
+  benchArgs: readonly string[];
   demo: string | undefined;
   /** Folder with libmmview.* and mmview.pc. */
   libDir: string | undefined;
@@ -44,7 +48,7 @@ export function treeEntries(src: string, dest: string): ImageEntry[] {
   return []; // sockets, fifos, devices: not copied
 }
 
-const RESERVED = new Set(['bin', 'sbin', 'usr', 'etc', 'dev', 'proc', 'sys', 'tmp', 'tests', 'init', 'root', 'lib']);
+const RESERVED = new Set(['bin', 'sbin', 'usr', 'etc', 'dev', 'proc', 'sys', 'tmp', 'tests', 'bench', 'init', 'root', 'lib']);
 
 /** Entries of a `run --add` path: /<basename>, folders recursively. */
 export function addEntries(hostPath: string): ImageEntry[] {
@@ -76,6 +80,7 @@ export async function collectEntries(spec: ImageSpec): Promise<ImageEntry[]> {
     { type: 'file', path: '/etc/passwd', source: staged('passwd', 'root:x:0:0:root:/root:/bin/sh\n'), mode: 0o644 },
     { type: 'file', path: '/etc/group', source: staged('group', 'root:x:0:\n'), mode: 0o644 },
     { type: 'file', path: '/etc/mmview/cmd', source: staged('cmd', `${shellQuote(spec.command)}\n`), mode: 0o644 },
+    { type: 'file', path: '/etc/mmview/bench-args', source: staged('bench-args', `${shellQuote(spec.benchArgs)}\n`), mode: 0o644 },
   ];
   for (const applet of await busyboxApplets(spec.busybox)) {
     const path = `/${applet.replace(/^\/+/, '')}`;
@@ -83,6 +88,8 @@ export async function collectEntries(spec: ImageSpec): Promise<ImageEntry[]> {
   }
   entries.push({ type: 'dir', path: '/tests', mode: 0o755 });
   for (const t of spec.tests) entries.push({ type: 'file', path: `/tests/${t.name}`, source: t.path, mode: 0o755 });
+  entries.push({ type: 'dir', path: '/bench', mode: 0o755 });
+  for (const b of spec.benches) entries.push({ type: 'file', path: `/bench/${b.name}`, source: b.path, mode: 0o755 });
   if (spec.demo) entries.push({ type: 'file', path: '/usr/bin/mmview-demo', source: spec.demo, mode: 0o755 });
   if (spec.libDir && existsSync(spec.libDir)) {
     for (const name of readdirSync(spec.libDir).sort()) {

@@ -10,12 +10,19 @@ export function shellQuote(args: readonly string[]): string {
 /** Default `run` command: the example program. */
 export const DEMO_PATH = '/usr/bin/mmview-demo';
 
+/** Arguments of the benchmark programs in the test suite's smoke run. */
+export const BENCH_SMOKE_ARGS: readonly string[] = ['--tiny'];
+
 /**
  * /init for busybox sh. Kernel command line:
- *   mmview.mode=test|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
+ *   mmview.mode=test|bench|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
  *   mmview.rows=<n> mmview.cols=<n>  (terminal size for the interactive shell)
+ * test: every /tests program, then every /bench program with --tiny (its
+ * output is checked by the host), then kmemleak. bench: every /bench program
+ * with the arguments in /etc/mmview/bench-args.
  * Markers on the console (parsed by the host):
  *   MMVIEW-BEGIN <prog> / MMVIEW-END <prog> <status> / MMVIEW-TIMEOUT <prog> <s> / MMVIEW-DONE
+ *   (benchmark programs are named bench/<prog>)
  *   MMVIEW-RUN-BEGIN / MMVIEW-EXIT <status>
  */
 export function renderInit(): string {
@@ -47,17 +54,33 @@ for arg in $(cat /proc/cmdline); do
 done
 kmemleak=/sys/kernel/debug/kmemleak
 
+# run_program <marker name> <path> [args...]
+run_program() {
+  name="$1"
+  shift
+  echo "MMVIEW-BEGIN $name"
+  start=$(date +%s)
+  (cd /tmp && exec timeout -s KILL "$test_timeout" "$@" </dev/null 2>&1)
+  status=$?
+  [ $(( $(date +%s) - start )) -ge "$test_timeout" ] && echo "MMVIEW-TIMEOUT $name $test_timeout"
+  echo "MMVIEW-END $name $status"
+}
+
+# run_benches [args...]: every benchmark program with these arguments
+run_benches() {
+  for b in $(ls /bench 2>/dev/null); do
+    [ -f "/bench/$b" ] && [ -x "/bench/$b" ] || continue
+    run_program "bench/$b" "/bench/$b" "$@"
+  done
+}
+
 run_tests() {
   [ -e $kmemleak ] && echo clear > $kmemleak
   for t in $(ls /tests 2>/dev/null); do
     [ -f "/tests/$t" ] && [ -x "/tests/$t" ] || continue
-    echo "MMVIEW-BEGIN $t"
-    start=$(date +%s)
-    (cd /tmp && exec timeout -s KILL "$test_timeout" "/tests/$t" </dev/null 2>&1)
-    status=$?
-    [ $(( $(date +%s) - start )) -ge "$test_timeout" ] && echo "MMVIEW-TIMEOUT $t $test_timeout"
-    echo "MMVIEW-END $t $status"
+    run_program "$t" "/tests/$t"
   done
+  run_benches ${BENCH_SMOKE_ARGS.join(' ')}
   if [ -e $kmemleak ]; then
     echo scan > $kmemleak
     sleep 5
@@ -76,6 +99,10 @@ guest_shell() {
 case "$mode" in
   test)
     run_tests
+    ;;
+  bench)
+    eval "run_benches $(cat /etc/mmview/bench-args 2>/dev/null)"
+    echo MMVIEW-DONE
     ;;
   run)
     echo MMVIEW-RUN-BEGIN

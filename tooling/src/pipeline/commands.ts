@@ -1,23 +1,23 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { detectKvm } from '../host/kvm.ts';
 import { DEMO_PATH, shellQuote } from '../image/init.ts';
 import { logFile } from '../paths.ts';
-import { targetName } from '../arch.ts';
 import { MarkerTracker } from '../results/markers.ts';
 import { findSplats, formatSplat } from '../results/splat.ts';
 import { closingLine, renderSummary, summarize, type Row } from '../results/summary.ts';
 import { evaluateProgram, type ProgramResult } from '../results/tap.ts';
+import { evaluateBenchProgram } from '../results/bench.ts';
+import { benchRunName, isBenchRunName } from '../bench/check.ts';
+import type { ProgramRun } from '../results/markers.ts';
 import { createTree } from '../tree/create.ts';
 import { exportPatches } from '../tree/export.ts';
 import { readSeriesPatches } from '../tree/state.ts';
 import { resetLog } from '../build/logs.ts';
 import { runConsole, runInteractive } from '../vm/console.ts';
 import { qemuArgs } from '../vm/qemu.ts';
-import { cachedProbe, probeKey, probeKvm } from '../vm/probe.ts';
 import { tailFile } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
 import { displayPath, formatDuration, info, warn } from '../util/log.ts';
+import { bootLine, chooseAccel } from './accel.ts';
 import { makeContext, type BuildOptions, type Context } from './context.ts';
 import { prepareGuest } from './guest.ts';
 import { ensureHostPackages, ensureSource, prepareKernel } from './kernel.ts';
@@ -54,31 +54,6 @@ function printTimes(ctx: Context): void {
 function printConsoleTail(file: string, n = 40): void {
   const tail = tailFile(file, n);
   process.stdout.write(`--- last ${tail.length} console lines (${file}) ---\n${tail.join('\n')}\n---\n`);
-}
-
-interface Accel {
-  usable: boolean;
-  reason: string;
-}
-
-/** KVM when /dev/kvm opens and a probe boot under KVM shows guest output (cached), else TCG. */
-async function chooseAccel(ctx: Context, image: string, initrd: string): Promise<Accel> {
-  const dev = detectKvm(ctx.target.arch, ctx.hostMachine);
-  if (!dev.usable) {
-    warn(`no KVM (${dev.reason}); using TCG, which is much slower`);
-    return dev;
-  }
-  const qemu = ctx.target.arch.qemu;
-  const probeArgs = qemuArgs({ arch: ctx.target.arch, kernel: image, initrd, kvm: true, mode: 'shell', interactive: false });
-  const r = await ctx.timer.run('kvm-probe', () =>
-    cachedProbe(join(ctx.paths.hostTools, 'kvm-probe.json'), probeKey(qemu), () => probeKvm(qemu, probeArgs)),
-  );
-  if (!r.ok) warn(`KVM is not usable here (${r.reason}); using TCG, which is much slower`);
-  return { usable: r.ok, reason: r.reason };
-}
-
-function bootLine(ctx: Context, kvm: Accel): string {
-  return `booting ${targetName(ctx.target)} ${kvm.usable ? 'with KVM' : 'under TCG'}`;
 }
 
 export async function cmdRun(opts: RunOptions): Promise<number> {
@@ -182,7 +157,11 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
     interactive: false,
     testTimeout: opts.testTimeout,
   });
-  info('test', `${bootLine(ctx, kvm)}: ${guest.tests.length} test program(s); console log: ${displayPath(consoleLog)}`);
+  const benchNote = guest.benches.length > 0 ? ` and ${guest.benches.length} benchmark program(s) at tiny size` : '';
+  info('test', `${bootLine(ctx, kvm)}: ${guest.tests.length} test program(s)${benchNote}; console log: ${displayPath(consoleLog)}`);
+  // Test programs print TAP; benchmark programs one JSON document, checked for form only.
+  const evaluate = (p: ProgramRun): ProgramResult =>
+    isBenchRunName(p.name) ? evaluateBenchProgram(p, { size: 'tiny', mmview: true }, opts.testTimeout) : evaluateProgram(p, opts.testTimeout);
 
   const tracker = new MarkerTracker();
   let begun = Date.now();
@@ -198,7 +177,7 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
           begun = Date.now();
           if (ctx.tty) process.stdout.write(`[test] ${ev.name} ...`);
         } else if (ev?.kind === 'end') {
-          const r = evaluateProgram(ev.program, opts.testTimeout);
+          const r = evaluate(ev.program);
           process.stdout.write(`${ctx.tty ? '\r\x1b[K' : ''}[test] ${programLine(r, Date.now() - begun)}\n`);
         }
       },
@@ -207,11 +186,11 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
   );
   if (ctx.tty && tracker.programs.some((p) => p.status === undefined)) process.stdout.write('\n');
 
-  const results = tracker.programs.map((p) => evaluateProgram(p, opts.testTimeout));
+  const results = tracker.programs.map(evaluate);
   const seen = new Set(results.map((r) => r.name));
-  for (const t of guest.tests) {
-    if (!seen.has(t.name)) {
-      results.push({ name: t.name, passed: 0, failed: 1, skipped: 0, status: undefined, problems: [`${t.name}: did not run`], failures: [] });
+  for (const name of [...guest.tests.map((t) => t.name), ...guest.benches.map((b) => benchRunName(b.name))]) {
+    if (!seen.has(name)) {
+      results.push({ name, passed: 0, failed: 1, skipped: 0, status: undefined, problems: [`${name}: did not run`], failures: [] });
     }
   }
   const splats = findSplats(res.lines);

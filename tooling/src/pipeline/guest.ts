@@ -24,6 +24,8 @@ export interface GuestRequest {
 export interface GuestImage {
   initrd: string;
   tests: GuestProgram[];
+  /** Benchmark programs in the image (run at tiny size after the tests in test mode). */
+  benches: GuestProgram[];
   userland: Userland;
 }
 
@@ -32,47 +34,28 @@ export function selectTests(names: readonly string[], filter: string | undefined
   return filter === undefined ? [...names] : names.filter((n) => n.includes(filter));
 }
 
-export async function prepareGuest(ctx: Context, kernel: KernelArtifacts, req: GuestRequest): Promise<GuestImage> {
+/** The executables of a folder whose names contain the filter, as guest programs. */
+export function programsIn(dir: string, filter: string | undefined): GuestProgram[] {
+  return selectTests(listExecutables(dir), filter).map((name) => ({ name, path: join(dir, name) }));
+}
+
+export interface ImageRequest {
+  mode: GuestMode;
+  tests: readonly GuestProgram[];
+  benches: readonly GuestProgram[];
+  benchArgs: readonly string[];
+  demo: string | undefined;
+  libDir: string | undefined;
+  command: readonly string[];
+  adds: readonly string[];
+  /** gen_init_cpio from this kernel's obj dir, when built. */
+  obj: string;
+}
+
+/** Pack the initramfs <guest dir>/initramfs-<mode>.cpio.gz. */
+export async function packImage(ctx: Context, req: ImageRequest): Promise<string> {
   const { paths } = ctx;
-  const userland = await ctx.timer.run('userland', async (): Promise<Userland> => {
-    if (!kernel.headers) {
-      warn('skipping the guest userland build: no kernel headers (build the kernel without --kernel first)');
-      return { libDir: undefined, testsDir: undefined, demo: undefined };
-    }
-    const u = await buildUserland({
-      libmmviewSrc: paths.libmmviewSrc,
-      examplesSrc: paths.examplesSrc,
-      guestTestsSrc: paths.guestTestsSrc,
-      headers: kernel.headers,
-      ksftDir: join(paths.tree, 'tools', 'testing', 'selftests'),
-      outDir: ctx.guest,
-      makeVars: ctx.userMakeVars,
-      jobs: ctx.jobs,
-      logDir: paths.logs,
-    });
-    const built = [u.libDir && 'libmmview', u.testsDir && 'tests', u.demo && 'mmview-demo'].filter(Boolean);
-    info('userland', built.length > 0 ? `built ${built.join(', ')} in ${displayPath(ctx.guest)}` : 'nothing to build yet');
-    return u;
-  });
-
-  let tests: GuestProgram[] = [];
-  if (req.mode === 'test') {
-    const dir = req.guestTests !== undefined ? resolve(req.guestTests) : userland.testsDir;
-    if (dir === undefined) throw new UserError('no guest test programs: tests/guest/c could not be built (see the warnings above)');
-    if (!existsSync(dir)) throw new UserError(`--guest-tests ${req.guestTests ?? dir}: no such folder`);
-    const all = listExecutables(dir);
-    const names = selectTests(all, req.filter);
-    if (names.length === 0) {
-      throw new UserError(
-        req.filter !== undefined
-          ? `no guest test program matches --filter ${req.filter} (available: ${all.join(', ') || 'none'})`
-          : `no guest test programs in ${dir}`,
-      );
-    }
-    tests = names.map((name) => ({ name, path: join(dir, name) }));
-  }
-
-  const initrd = await ctx.timer.run('image', async () => {
+  return ctx.timer.run('image', async () => {
     if (!ctx.native) {
       // The initramfs uses the host's static busybox; another arch needs its own (not done yet).
       throw new UserError(`booting a ${ctx.target.arch.name} guest on a ${ctx.hostMachine} host is not supported yet`);
@@ -80,23 +63,85 @@ export async function prepareGuest(ctx: Context, kernel: KernelArtifacts, req: G
     const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p)) ?? which('busybox');
     if (!busybox) throw new UserError('busybox not found (install busybox-static)');
     const tool = await genInitCpio({
-      built: join(ctx.obj, 'usr', 'gen_init_cpio'),
+      built: join(req.obj, 'usr', 'gen_init_cpio'),
       source: join(paths.tree, 'usr', 'gen_init_cpio.c'),
       outDir: paths.hostTools,
     });
     const entries = await collectEntries({
       busybox,
       stagingDir: join(ctx.guest, `staging-${req.mode}`),
-      tests,
-      demo: userland.demo,
-      libDir: userland.libDir,
+      tests: req.tests,
+      benches: req.benches,
+      benchArgs: req.benchArgs,
+      demo: req.demo,
+      libDir: req.libDir,
       command: req.command,
       adds: req.adds,
     });
     const out = join(ctx.guest, `initramfs-${req.mode}.cpio.gz`);
     const size = await writeInitramfs(entries, tool, out);
-    info('image', `${displayPath(out)} (${(size / 1024 / 1024).toFixed(1)} MiB${tests.length ? `, ${tests.length} test program(s)` : ''})`);
+    const counts = [
+      req.tests.length ? `${req.tests.length} test program(s)` : '',
+      req.benches.length ? `${req.benches.length} benchmark program(s)` : '',
+    ].filter(Boolean);
+    info('image', `${displayPath(out)} (${(size / 1024 / 1024).toFixed(1)} MiB${counts.length ? `, ${counts.join(', ')}` : ''})`);
     return out;
   });
-  return { initrd, tests, userland };
+}
+
+export async function prepareGuest(ctx: Context, kernel: KernelArtifacts, req: GuestRequest): Promise<GuestImage> {
+  const { paths } = ctx;
+  const userland = await ctx.timer.run('userland', async (): Promise<Userland> => {
+    if (!kernel.headers) {
+      warn('skipping the guest userland build: no kernel headers (build the kernel without --kernel first)');
+      return { libDir: undefined, testsDir: undefined, benchDir: undefined, demo: undefined };
+    }
+    const u = await buildUserland({
+      libmmviewSrc: paths.libmmviewSrc,
+      examplesSrc: paths.examplesSrc,
+      guestTestsSrc: paths.guestTestsSrc,
+      benchSrc: paths.benchSrc,
+      headers: kernel.headers,
+      ksftDir: join(paths.tree, 'tools', 'testing', 'selftests'),
+      outDir: ctx.guest,
+      makeVars: ctx.userMakeVars,
+      jobs: ctx.jobs,
+      logDir: paths.logs,
+    });
+    const built = [u.libDir && 'libmmview', u.testsDir && 'tests', u.benchDir && 'bench', u.demo && 'mmview-demo'].filter(Boolean);
+    info('userland', built.length > 0 ? `built ${built.join(', ')} in ${displayPath(ctx.guest)}` : 'nothing to build yet');
+    return u;
+  });
+
+  let tests: GuestProgram[] = [];
+  let benches: GuestProgram[] = [];
+  if (req.mode === 'test') {
+    const dir = req.guestTests !== undefined ? resolve(req.guestTests) : userland.testsDir;
+    if (dir === undefined) throw new UserError('no guest test programs: tests/guest/c could not be built (see the warnings above)');
+    if (!existsSync(dir)) throw new UserError(`--guest-tests ${req.guestTests ?? dir}: no such folder`);
+    tests = programsIn(dir, req.filter);
+    // With --guest-tests only those programs run; otherwise the benchmarks' smoke run joins the tests.
+    if (req.guestTests === undefined && userland.benchDir !== undefined) benches = programsIn(userland.benchDir, req.filter);
+    if (tests.length === 0 && benches.length === 0) {
+      const all = [...listExecutables(dir), ...(userland.benchDir ? listExecutables(userland.benchDir) : [])];
+      throw new UserError(
+        req.filter !== undefined
+          ? `no guest test program matches --filter ${req.filter} (available: ${all.join(', ') || 'none'})`
+          : `no guest test programs in ${dir}`,
+      );
+    }
+  }
+
+  const initrd = await packImage(ctx, {
+    mode: req.mode,
+    tests,
+    benches,
+    benchArgs: [],
+    demo: userland.demo,
+    libDir: userland.libDir,
+    command: req.command,
+    adds: req.adds,
+    obj: ctx.obj,
+  });
+  return { initrd, tests, benches, userland };
 }

@@ -1,6 +1,6 @@
 import type { ArchSpec } from '../arch.ts';
 
-export type GuestMode = 'test' | 'run' | 'shell';
+export type GuestMode = 'test' | 'bench' | 'run' | 'shell';
 
 export interface QemuRequest {
   arch: ArchSpec;
@@ -14,7 +14,7 @@ export interface QemuRequest {
   interactive: boolean;
   /** Interactive only: QEMU writes the console to this file too. */
   consoleLog?: string;
-  /** Per-program timeout in test mode, seconds. */
+  /** Per-program timeout in test and bench mode, seconds. */
   testTimeout?: number;
   /** Terminal size for the interactive guest shell. */
   rows?: number;
@@ -24,7 +24,7 @@ export interface QemuRequest {
 /** The kernel command line (pure). */
 export function kernelCmdline(req: QemuRequest): string {
   const parts = [`console=${req.arch.console}`, 'panic=-1', `mmview.mode=${req.mode}`];
-  if (req.mode === 'test' && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
+  if ((req.mode === 'test' || req.mode === 'bench') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
   if (req.interactive) {
     parts.push('mmview.interactive=1');
     if (req.rows && req.cols) parts.push(`mmview.rows=${req.rows}`, `mmview.cols=${req.cols}`);

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Creating a view against forking a process, at a populated anonymous RSS of
+ * 1 MiB, 64 MiB and 1 GiB: the time of mmview_create() (+ mmview_delete())
+ * against fork() + _exit() + waitpid(), and the memory a view adds (page
+ * tables and slab from /proc/meminfo, slab caches from /proc/slabinfo)
+ * against the memory a forked child adds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "bench_util.h"
+
+/* Cases measured together in one process holding the populated memory. */
+enum {
+	C_FORK,			/* fork + _exit + waitpid */
+	C_CREATE,		/* mmview_create */
+	C_DELETE,		/* mmview_delete of an unused view */
+	C_CREATE_DELETE,	/* both */
+	C_PT_VIEW,		/* PageTables added per view */
+	C_SLAB_VIEW,		/* Slab added per view */
+	C_SLABINFO_VIEW,	/* /proc/slabinfo bytes added per view */
+	C_PT_FORK,		/* PageTables added by a forked child */
+	C_COUNT
+};
+
+struct run {
+	long rss_mib;
+	/* Views created at once for the memory cases: enough that the
+	 * page-granular slab counters move. */
+	int mem_views;
+	/* Forked children kept at once for pagetables_per_fork. */
+	int mem_children;
+	/* Repetitions of the memory cases (the counters are exact). */
+	int mem_reps;
+};
+
+static long settle_kb(const char *key)
+{
+	/* Let deferred frees (RCU) of earlier iterations finish. */
+	usleep(20000);
+	bench_vmstat_refresh();
+	return bench_meminfo_kb(key);
+}
+
+static int time_fork(struct bench_child_ctx *ctx)
+{
+	for (int i = -1; i < bench_ctx_reps(ctx); i++) {
+		uint64_t t0 = bench_now_ns();
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0)
+			return bench_fail(ctx, "fork: %s", strerror(errno));
+		if (waitpid(pid, &status, 0) != pid)
+			return bench_fail(ctx, "waitpid: %s", strerror(errno));
+		if (i >= 0)
+			bench_ctx_samples(ctx, C_FORK)[i] = (double)(bench_now_ns() - t0);
+	}
+	return 0;
+}
+
+static int time_create(struct bench_child_ctx *ctx)
+{
+	for (int i = -1; i < bench_ctx_reps(ctx); i++) {
+		uint64_t t0 = bench_now_ns(), t1, t2;
+		long id = mmview_create();
+
+		t1 = bench_now_ns();
+		if (id < 0)
+			return bench_fail(ctx, "mmview_create: %s", strerror(errno));
+		if (mmview_delete(id))
+			return bench_fail(ctx, "mmview_delete: %s", strerror(errno));
+		t2 = bench_now_ns();
+		if (i >= 0) {
+			bench_ctx_samples(ctx, C_CREATE)[i] = (double)(t1 - t0);
+			bench_ctx_samples(ctx, C_DELETE)[i] = (double)(t2 - t1);
+			bench_ctx_samples(ctx, C_CREATE_DELETE)[i] = (double)(t2 - t0);
+		}
+	}
+	return 0;
+}
+
+static struct bench_slab_snapshot slab_before, slab_after;
+
+/* Memory added per view: create mem_views views, compare counters, delete them. */
+static int memory_per_view(struct bench_child_ctx *ctx, const struct run *r)
+{
+	long ids[64];
+	int n = r->mem_views;
+	bool slabinfo = true;
+
+	for (int i = -1; i < r->mem_reps; i++) {
+		long pt0 = settle_kb("PageTables"), slab0 = bench_meminfo_kb("Slab");
+		long pt1, slab1;
+
+		slabinfo = slabinfo && bench_slabinfo_snapshot(&slab_before) == 0;
+		for (int v = 0; v < n; v++) {
+			ids[v] = mmview_create();
+			if (ids[v] < 0)
+				return bench_fail(ctx, "mmview_create: %s", strerror(errno));
+		}
+		pt1 = settle_kb("PageTables");
+		slab1 = bench_meminfo_kb("Slab");
+		slabinfo = slabinfo && bench_slabinfo_snapshot(&slab_after) == 0;
+		for (int v = 0; v < n; v++)
+			if (mmview_delete(ids[v]))
+				return bench_fail(ctx, "mmview_delete: %s", strerror(errno));
+		if (i < 0)
+			continue;
+		bench_ctx_samples(ctx, C_PT_VIEW)[i] = (double)(pt1 - pt0) * 1024 / n;
+		bench_ctx_samples(ctx, C_SLAB_VIEW)[i] = (double)(slab1 - slab0) * 1024 / n;
+		if (slabinfo) {
+			long long before = 0, after = 0;
+			char json[BENCH_DETAILS_SIZE - 64], details[BENCH_DETAILS_SIZE];
+
+			for (int k = 0; k < slab_before.n; k++)
+				before += slab_before.cache[k].bytes;
+			for (int k = 0; k < slab_after.n; k++)
+				after += slab_after.cache[k].bytes;
+			bench_ctx_samples(ctx, C_SLABINFO_VIEW)[i] = (double)(after - before) / n;
+			if (i == r->mem_reps - 1) {
+				bench_slab_growth_json(&slab_before, &slab_after, n, 8, json, sizeof(json));
+				snprintf(details, sizeof(details), "{\"top_caches_last_rep\":%s}", json);
+				bench_ctx_details(ctx, C_SLABINFO_VIEW, details);
+			}
+		}
+	}
+	for (int k = C_PT_VIEW; k <= C_SLABINFO_VIEW; k++)
+		bench_ctx_count(ctx, k, r->mem_reps);
+	if (!slabinfo)
+		bench_ctx_na(ctx, C_SLABINFO_VIEW, "/proc/slabinfo is not readable (CONFIG_SLUB_DEBUG?)");
+	return 0;
+}
+
+/* Page tables added by forked children that wait (they never touch memory). */
+static int memory_per_fork(struct bench_child_ctx *ctx, const struct run *r)
+{
+	pid_t pids[64];
+	int n = r->mem_children;
+
+	bench_ctx_count(ctx, C_PT_FORK, r->mem_reps);
+	for (int i = -1; i < r->mem_reps; i++) {
+		int gate[2];
+		long pt0, pt1;
+		char c;
+
+		if (pipe(gate))
+			return bench_fail(ctx, "pipe: %s", strerror(errno));
+		pt0 = settle_kb("PageTables");
+		for (int k = 0; k < n; k++) {
+			pids[k] = fork();
+			if (pids[k] < 0)
+				return bench_fail(ctx, "fork: %s", strerror(errno));
+			if (pids[k] == 0) {
+				close(gate[1]);
+				_exit(read(gate[0], &c, 1) < 0);
+			}
+		}
+		pt1 = settle_kb("PageTables");
+		close(gate[0]);
+		close(gate[1]);
+		for (int k = 0; k < n; k++)
+			waitpid(pids[k], NULL, 0);
+		if (i >= 0)
+			bench_ctx_samples(ctx, C_PT_FORK)[i] = (double)(pt1 - pt0) * 1024 / n;
+	}
+	return 0;
+}
+
+static int measure(struct bench_child_ctx *ctx, void *arg)
+{
+	const struct run *r = arg;
+	size_t len = (size_t)r->rss_mib << 20;
+	long avail = bench_meminfo_kb("MemAvailable");
+	/* The populated memory, page tables of the views, some slack. */
+	long need = r->rss_mib * 1024 * 5 / 4 + 64 * 1024;
+	char *mem;
+
+	if (avail >= 0 && avail < need) {
+		for (int k = 0; k < C_COUNT; k++)
+			bench_ctx_na(ctx, k, "not enough memory: %ld MiB available, %ld MiB needed",
+				     avail / 1024, need / 1024);
+		return 0;
+	}
+	bench_progress("populating %ld MiB", r->rss_mib);
+	mem = bench_map_populated(len);
+	if (!mem)
+		return bench_fail(ctx, "mmap %ld MiB: %s", r->rss_mib, strerror(errno));
+	if (time_fork(ctx) || memory_per_fork(ctx, r))
+		return -1;
+	if (!bench_have_mmview()) {
+		for (int k = C_CREATE; k <= C_SLABINFO_VIEW; k++)
+			bench_ctx_na(ctx, k, BENCH_NA_NO_MMVIEW);
+		return 0;
+	}
+	if (time_create(ctx) || memory_per_view(ctx, r))
+		return -1;
+	munmap(mem, len);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const long full_sizes[] = { 1, 64, 1024 };
+	static const long tiny_sizes[] = { 1, 4 };
+	struct bench_case cases[C_COUNT] = {
+		[C_FORK] = { "fork_exit_wait", "fork() + _exit() in the child + waitpid()", "ns" },
+		[C_CREATE] = { "create", "mmview_create()", "ns" },
+		[C_DELETE] = { "delete", "mmview_delete() of a view no thread uses", "ns" },
+		[C_CREATE_DELETE] = { "create_delete", "mmview_create() + mmview_delete()", "ns" },
+		[C_PT_VIEW] = { "pagetables_per_view", "PageTables (/proc/meminfo) added per view", "bytes" },
+		[C_SLAB_VIEW] = { "slab_per_view", "Slab (/proc/meminfo) added per view", "bytes" },
+		[C_SLABINFO_VIEW] = { "slabinfo_per_view", "active slab objects (/proc/slabinfo) added per view", "bytes" },
+		[C_PT_FORK] = { "pagetables_per_fork", "PageTables (/proc/meminfo) added per forked child", "bytes" },
+	};
+	struct bench_opts o;
+	const long *sizes;
+	int nsizes;
+
+	bench_init(argc, argv, "mmview_bench_create",
+		   "mmview_create vs fork+exit+wait at 1 MiB, 64 MiB, 1 GiB RSS; memory per view",
+		   10, 2, &o);
+	sizes = o.tiny ? tiny_sizes : full_sizes;
+	nsizes = o.tiny ? 2 : 3;
+	for (int s = 0; s < nsizes; s++) {
+		struct run r = {
+			.rss_mib = sizes[s],
+			.mem_views = o.tiny ? 2 : 32,
+			.mem_children = o.tiny ? 2 : 8,
+			.mem_reps = o.reps < 3 ? o.reps : 3,
+		};
+
+		for (int k = 0; k < C_COUNT; k++) {
+			snprintf(cases[k].params, sizeof(cases[k].params), "{\"rss_mib\":%ld}", r.rss_mib);
+			cases[k].inner = k == C_PT_FORK ? r.mem_children : k >= C_PT_VIEW ? r.mem_views : 1;
+		}
+		bench_run_cases(cases, C_COUNT, o.reps, measure, &r);
+	}
+	return bench_finish();
+}
