@@ -8,7 +8,9 @@
  *  - PTRACE_POKEDATA on unshared memory changes that view only, on shared
  *    memory every view;
  *  - a breakpoint poked into shared text through one view traps a thread
- *    of another view.
+ *    of another view;
+ *  - process_vm_readv()/process_vm_writev() on a thread's TID use that
+ *    thread's view.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,7 +76,7 @@ static __attribute__((noinline)) long bp_target(long b, long c, long d,
 
 /* Tracer results, written to the pipe for the test to check. */
 struct tracer_report {
-	long peek_shared[2], peek_un[2];
+	long peek_shared[2], peek_un[2], vm_read_un[2];
 	int err;		/* 0, or the line of the first failure */
 	int trapped;		/* the view 2 thread stopped at the breakpoint */
 };
@@ -89,6 +92,22 @@ static int stop(pid_t tid)
 	if (waitpid(tid, &status, __WALL) != tid || !WIFSTOPPED(status))
 		return -1;
 	return 0;
+}
+
+static bool vm_read(pid_t tid, long *addr, long *val)
+{
+	struct iovec local = { val, sizeof(*val) };
+	struct iovec remote = { addr, sizeof(*val) };
+
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == sizeof(*val);
+}
+
+static bool vm_write(pid_t tid, long *addr, long val)
+{
+	struct iovec local = { &val, sizeof(val) };
+	struct iovec remote = { addr, sizeof(val) };
+
+	return process_vm_writev(tid, &local, 1, &remote, 1, 0) == sizeof(val);
 }
 
 /* In the child: attach to t1 (view 1) and t2 (view 2), then sync with rd. */
@@ -108,6 +127,11 @@ static void tracer(pid_t t1, pid_t t2, long *un, int rd, int wr,
 	rep->peek_un[0] = ptrace(PTRACE_PEEKDATA, t1, un, 0);
 	rep->peek_un[1] = ptrace(PTRACE_PEEKDATA, t2, un, 0);
 	TRY(!errno);
+	TRY(vm_read(t1, un, &rep->vm_read_un[0]) && vm_read(t2, un, &rep->vm_read_un[1]));
+	/* Written into view 1's copy, then set to its final value by POKE. */
+	TRY(vm_write(t1, un, 0x8881));
+	TRY(vm_read(t1, un, &word) && word == 0x8881);
+	TRY(vm_write(t1, un, 0x7001));
 	TRY(!ptrace(PTRACE_POKEDATA, t2, un, 0x9992));
 	TRY(!ptrace(PTRACE_POKEDATA, t1, &shared_var, 0x6161));
 	/* int3 at bp_target, written through view 1. */
@@ -144,7 +168,7 @@ static void *call_bp(void *p)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(debug, ptrace_peek_poke_and_breakpoint_across_views, 300)
+TEST_F_TIMEOUT(debug, ptrace_and_process_vm_access_across_views, 300)
 {
 	int to_child[2], to_parent[2], status, k;
 	struct tracer_report rep = { 0 };
@@ -169,6 +193,8 @@ TEST_F_TIMEOUT(debug, ptrace_peek_poke_and_breakpoint_across_views, 300)
 	ASSERT_EQ(0x5151, rep.peek_shared[1]);
 	ASSERT_EQ(0x7001, rep.peek_un[0]) TH_LOG("PEEK read another view");
 	ASSERT_EQ(0x7002, rep.peek_un[1]) TH_LOG("PEEK read another view");
+	ASSERT_EQ(0x7001, rep.vm_read_un[0]) TH_LOG("process_vm_readv: view");
+	ASSERT_EQ(0x7002, rep.vm_read_un[1]) TH_LOG("process_vm_readv: view");
 	/* POKE on unshared memory: that view only; on shared: every view. */
 	for (k = 0; k < NW; k++) {
 		long want = k == 2 ? 0x9992 : 0x7000 + k;
