@@ -10,7 +10,8 @@ import { configureKernel, formatMismatches } from '../config/configure.ts';
 import { buildKernel, installHeaders } from '../build/kernel.ts';
 import { resetLog } from '../build/logs.ts';
 import { logFile } from '../paths.ts';
-import { targetName } from '../arch.ts';
+import { targetName, type Target } from '../arch.ts';
+import type { Mismatch } from '../config/fragments.ts';
 import { UserError } from '../util/errors.ts';
 import { displayPath, info, warn } from '../util/log.ts';
 import type { BuildOptions, Context } from './context.ts';
@@ -77,6 +78,47 @@ export async function ensureTree(ctx: Context, source: Source): Promise<void> {
   });
 }
 
+export interface KernelBuildSpec {
+  tree: string;
+  obj: string;
+  target: Target;
+  /** Shown in messages, e.g. x86_64-test. */
+  name: string;
+  /** Another kernel than build/linux's (the vanilla one): prefixes its stages, suffixes its logs. */
+  variant?: string;
+  /** Mismatches worth a warning; default: all. */
+  relevantMismatches?: (ms: readonly Mismatch[]) => Mismatch[];
+}
+
+/** Configure from the fragments and build the image; returns its path. */
+export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpec): Promise<string> {
+  const { paths } = ctx;
+  const { tree, obj, target, name, variant } = spec;
+  const stage = (s: string): string => (variant ? `${variant}-${s}` : s);
+  const log = (s: string): string => resetLog(logFile(paths, variant ? `${s}-${variant}` : s));
+  await ctx.timer.run(stage('config'), async () => {
+    const r = await configureKernel({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: log('config') });
+    info(
+      'config',
+      r.reconfigured
+        ? `${name}: configured from ${r.fragments.join(' + ')}${r.changed ? '' : ' (.config unchanged)'}`
+        : `${name}: up to date`,
+    );
+    const ms = spec.relevantMismatches ? spec.relevantMismatches(r.mismatches) : r.mismatches;
+    if (ms.length > 0) {
+      warn(`${ms.length} option(s) from kernel/config did not take effect in ${name}: ${formatMismatches(ms)}`);
+    }
+  });
+  const build = await ctx.timer.run(
+    stage('kernel'),
+    () => buildKernel({ tree, obj, target, makeVars: ctx.kernelMakeVars, jobs: ctx.jobs, logFile: log('kernel'), tty: ctx.tty }),
+    (b) => `${b.units} objects`,
+  );
+  if (!existsSync(build.image)) throw new UserError(`the ${name} kernel build produced no ${build.image}`);
+  info('kernel', `${displayPath(build.image)} (${build.units} objects rebuilt)`);
+  return build.image;
+}
+
 /** Everything up to a bootable kernel: packages, source, tree, config, build, headers. */
 export async function prepareKernel(ctx: Context, opts: BuildOptions, needGuest: boolean): Promise<KernelArtifacts> {
   await ensureHostPackages(ctx, { tree: opts.kernel === undefined, kernel: opts.kernel === undefined, guest: needGuest });
@@ -90,43 +132,9 @@ export async function prepareKernel(ctx: Context, opts: BuildOptions, needGuest:
   const source = await ensureSource(ctx, opts.acceptVersion);
   await ensureTree(ctx, source);
   const { paths, target } = ctx;
-  const name = targetName(target);
-  await ctx.timer.run('config', async () => {
-    const r = await configureKernel({
-      tree: paths.tree,
-      obj: ctx.obj,
-      target,
-      configDir: paths.configDir,
-      makeVars: ctx.kernelMakeVars,
-      logFile: resetLog(logFile(paths, 'config')),
-    });
-    info(
-      'config',
-      r.reconfigured
-        ? `${name}: configured from ${r.fragments.join(' + ')}${r.changed ? '' : ' (.config unchanged)'}`
-        : `${name}: up to date`,
-    );
-    if (r.mismatches.length > 0) {
-      warn(`${r.mismatches.length} option(s) from kernel/config did not take effect: ${formatMismatches(r.mismatches)}`);
-    }
-  });
-  const build = await ctx.timer.run(
-    'kernel',
-    () =>
-      buildKernel({
-        tree: paths.tree,
-        obj: ctx.obj,
-        target,
-        makeVars: ctx.kernelMakeVars,
-        jobs: ctx.jobs,
-        logFile: resetLog(logFile(paths, 'kernel')),
-        tty: ctx.tty,
-      }),
-    (b) => `${b.units} objects`,
-  );
-  info('kernel', `${displayPath(build.image)} (${build.units} objects rebuilt)`);
+  const image = await configureAndBuildKernel(ctx, { tree: paths.tree, obj: ctx.obj, target, name: targetName(target) });
   const headers = await ctx.timer.run('headers', () =>
     installHeaders({ tree: paths.tree, obj: ctx.obj, target, makeVars: ctx.kernelMakeVars, logFile: resetLog(logFile(paths, 'headers')) }),
   );
-  return { image: build.image, headers };
+  return { image, headers };
 }

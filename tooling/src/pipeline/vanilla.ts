@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildKernel } from '../build/kernel.ts';
 import { resetLog } from '../build/logs.ts';
-import { configureKernel, formatMismatches } from '../config/configure.ts';
 import type { Mismatch } from '../config/fragments.ts';
 import { logFile } from '../paths.ts';
 import type { Source } from '../source/fetch.ts';
 import { ensureVanillaTree } from '../tree/vanilla.ts';
-import { UserError } from '../util/errors.ts';
-import { displayPath, info, warn } from '../util/log.ts';
+import { displayPath, info } from '../util/log.ts';
 import type { Context } from './context.ts';
+import { configureAndBuildKernel } from './kernel.ts';
 
 /** build/obj/<arch>-vanilla-release: objects of the vanilla kernel. */
 export function vanillaObjDir(ctx: Context): string {
@@ -39,34 +36,12 @@ export async function prepareVanillaKernel(ctx: Context, source: Source): Promis
     });
     info('tree', `${displayPath(paths.vanillaTree)}: ${source.package} ${source.version} without patches${r === 'ready' ? '' : ` (${r})`}`);
   });
-  await ctx.timer.run('vanilla-config', async () => {
-    const r = await configureKernel({
-      tree: paths.vanillaTree,
-      obj,
-      target: { arch: target.arch, flavour: 'release' },
-      configDir: paths.configDir,
-      makeVars: ctx.kernelMakeVars,
-      logFile: resetLog(logFile(paths, 'config-vanilla')),
-    });
-    info('config', r.reconfigured ? `${name}: configured from ${r.fragments.join(' + ')}` : `${name}: up to date`);
-    const ms = vanillaMismatches(r.mismatches);
-    if (ms.length > 0) warn(`${ms.length} option(s) from kernel/config did not take effect in ${name}: ${formatMismatches(ms)}`);
+  return configureAndBuildKernel(ctx, {
+    tree: paths.vanillaTree,
+    obj,
+    target: { arch: target.arch, flavour: 'release' },
+    name,
+    variant: 'vanilla',
+    relevantMismatches: vanillaMismatches,
   });
-  const build = await ctx.timer.run(
-    'vanilla-kernel',
-    () =>
-      buildKernel({
-        tree: paths.vanillaTree,
-        obj,
-        target: { arch: target.arch, flavour: 'release' },
-        makeVars: ctx.kernelMakeVars,
-        jobs: ctx.jobs,
-        logFile: resetLog(logFile(paths, 'kernel-vanilla')),
-        tty: ctx.tty,
-      }),
-    (b) => `${b.units} objects`,
-  );
-  if (!existsSync(build.image)) throw new UserError(`the vanilla kernel build produced no ${build.image}`);
-  info('kernel', `${displayPath(build.image)} (${build.units} objects rebuilt)`);
-  return build.image;
 }
