@@ -172,18 +172,37 @@ TEST_F_TIMEOUT(futex, shared_wait_in_view_woken_from_base, 120)
 				     FUTEX_WAKE);
 }
 
-TEST_F_TIMEOUT(futex, pthread_mutex_between_views, 120)
+/*
+ * The test holds a lock; worker k runs fn, which must block on the lock
+ * (flag stays 0) until release() drops it, then take it and set flag.
+ */
+static void blocked_until_released(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(futex) *self, int k,
+				   mvt_call_fn fn, int (*release)(void),
+				   const char *what)
 {
-	struct call c = { .ch = &self->w[1].ch, .fn = w_mutex_lock };
+	struct call c = { .ch = &self->w[k].ch, .fn = fn };
 	pthread_t th;
 
-	ASSERT_EQ(0, pthread_mutex_lock(&mutex));
 	start_call(_metadata, &c, &th);
-	ASSERT_EQ(0, flag) TH_LOG("view 1 took a locked mutex");
-	ASSERT_EQ(0, pthread_mutex_unlock(&mutex));
+	ASSERT_EQ(0, flag) TH_LOG("view %ld took a held %s", self->view[k], what);
+	ASSERT_EQ(0, release());
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0, c.res.ret);
 	ASSERT_EQ(1, flag);
+}
+
+static int release_mutex(void)
+{
+	return pthread_mutex_unlock(&mutex);
+}
+
+TEST_F_TIMEOUT(futex, pthread_mutex_between_views, 120)
+{
+	ASSERT_EQ(0, pthread_mutex_lock(&mutex));
+	blocked_until_released(_metadata, self, 1, w_mutex_lock, release_mutex,
+			       "mutex");
 }
 
 static long w_requeue_wait(long b, long c, long d, long *out)
@@ -316,19 +335,16 @@ static long w_rdlock(long b, long c, long d, long *out)
 	return pthread_rwlock_unlock(&rwlock);
 }
 
+static int release_rwlock(void)
+{
+	return pthread_rwlock_unlock(&rwlock);
+}
+
 TEST_F_TIMEOUT(futex, pthread_rwlock_between_views, 120)
 {
-	struct call c = { .ch = &self->w[1].ch, .fn = w_rdlock };
-	pthread_t th;
-
 	ASSERT_EQ(0, pthread_rwlock_wrlock(&rwlock));
-	start_call(_metadata, &c, &th);
-	ASSERT_EQ(0, flag) TH_LOG("view 1 read-locked a write-locked rwlock");
-	ASSERT_EQ(0, pthread_rwlock_unlock(&rwlock));
-	pthread_join(th, NULL);
-	ASSERT_EQ(0, c.res.rpc);
-	ASSERT_EQ(0, c.res.ret);
-	ASSERT_EQ(1, flag);
+	blocked_until_released(_metadata, self, 1, w_rdlock, release_rwlock,
+			       "write-locked rwlock");
 }
 
 static long w_barrier(long b, long c, long d, long *out)
