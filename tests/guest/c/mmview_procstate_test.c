@@ -4,7 +4,8 @@
  * another view does not shed it: the dumpable mode, the coredump filter,
  * MDWE, PR_SET_THP_DISABLE, KSM's PR_SET_MEMORY_MERGE, seccomp filters and
  * no_new_privs (TSYNC from a view), protection keys (pkey_alloc/pkey_free
- * and pkey_mprotect on shared and unshared ranges) and the x86 LDT.
+ * and pkey_mprotect on shared and unshared ranges), the x86 LDT, and the
+ * overcommit charge (Committed_AS counts the process's memory once).
  *
  * Worker i runs in view i (worker 0 and the main thread in the base). Each
  * change is made from one view and observed from the others.
@@ -79,6 +80,18 @@ FIXTURE_TEARDOWN(procstate)
 }
 
 #define WCH(i) (&self->w[i].ch)
+
+/* MVT_CALL: a private anonymous read-write mapping of @len bytes. */
+static long w_mmap_private(long len, long unused1, long unused2, long *out)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)unused1;
+	(void)unused2;
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
 
 /* MVT_CALL: prctl(option, arg2, 0, 0, 0) in the worker. */
 static long w_prctl(long option, long arg2, long unused, long *out)
@@ -341,6 +354,44 @@ TEST_F_TIMEOUT(procstate, seccomp_tsync_from_a_view, 300)
 	ASSERT_EQ(-1, syscall(SYS_sysinfo, self->smaps));
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_LE(0, mmview_migrate(0));
+}
+
+/*
+ * Overcommit counts the process's memory once: a private writable mapping
+ * made from a view, mirrored into every view, and a view created while it
+ * exists add its size to Committed_AS once; unmapping from another view
+ * gives it all back.
+ */
+TEST_F_TIMEOUT(procstate, overcommit_counts_once, 300)
+{
+	const long len = 64L << 20, slack_kb = 4096;
+	long before, mapped, created, after, view;
+	struct mvt_res r;
+
+	before = mvt_meminfo_kb("Committed_AS");
+	ASSERT_LT(0, before);
+	r = WRPC(WCH(1), MVT_CALL, (long)w_mmap_private, len);
+	ASSERT_NE(-1, r.ret) TH_LOG("mmap: %s", strerror(r.err));
+	mapped = mvt_meminfo_kb("Committed_AS");
+	ASSERT_LE(before + len / 1024 - slack_kb, mapped);
+	ASSERT_GE(before + len / 1024 + slack_kb, mapped)
+		TH_LOG("Committed_AS %ld -> %ld kB for %ld kB in 3 views",
+		       before, mapped, len / 1024);
+
+	view = mmview_create();
+	ASSERT_LE(1, view);
+	created = mvt_meminfo_kb("Committed_AS");
+	ASSERT_GE(mapped + slack_kb, created)
+		TH_LOG("a new view added %ld kB", created - mapped);
+
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, r.ret, len));
+	ASSERT_EQ(0, mmview_delete(view));
+	after = mvt_meminfo_kb("Committed_AS");
+	ASSERT_GE(before + slack_kb, after)
+		TH_LOG("Committed_AS %ld -> %ld kB after munmap", before, after);
+	ASSERT_LE(before - slack_kb, after)
+		TH_LOG("Committed_AS %ld -> %ld kB: uncharged twice", before,
+		       after);
 }
 
 #if defined(SYS_pkey_alloc)
