@@ -13,6 +13,7 @@
  *    thread's view.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -81,6 +82,39 @@ struct tracer_report {
 	int trapped;		/* the view 2 thread stopped at the breakpoint */
 };
 
+/*
+ * The software breakpoint and where the PC stands after it traps:
+ * x86 int3 (1 byte, PC after it), arm64 brk #0 (4 bytes, PC at it).
+ */
+#if defined(__x86_64__)
+#define BP_INSN		0xccUL
+#define BP_MASK		0xffUL
+#define BP_TRAP_PC(a)	((unsigned long)(a) + 1)
+#define REGS_PC(r)	((r).rip)
+#elif defined(__aarch64__)
+#define BP_INSN		0xd4200000UL
+#define BP_MASK		0xffffffffUL
+#define BP_TRAP_PC(a)	((unsigned long)(a))
+#define REGS_PC(r)	((r).pc)
+#else
+#error "no breakpoint instruction for this architecture"
+#endif
+
+/* The general registers of a stopped tracee (NT_PRSTATUS works on both). */
+static int get_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	struct iovec iov = { regs, sizeof(*regs) };
+
+	return ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov);
+}
+
+static int set_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	struct iovec iov = { regs, sizeof(*regs) };
+
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov);
+}
+
 #define TRY(cond) do { if (!(cond)) { rep->err = __LINE__; return; } } while (0)
 
 static int stop(pid_t tid)
@@ -134,22 +168,22 @@ static void tracer(pid_t t1, pid_t t2, long *un, int rd, int wr,
 	TRY(vm_write(t1, un, 0x7001));
 	TRY(!ptrace(PTRACE_POKEDATA, t2, un, 0x9992));
 	TRY(!ptrace(PTRACE_POKEDATA, t1, &shared_var, 0x6161));
-	/* int3 at bp_target, written through view 1. */
+	/* A breakpoint at bp_target, written through view 1. */
 	orig = ptrace(PTRACE_PEEKTEXT, t1, bp_target, 0);
 	TRY(!errno);
-	word = (orig & ~0xffL) | 0xcc;
+	word = (long)(((unsigned long)orig & ~BP_MASK) | BP_INSN);
 	TRY(!ptrace(PTRACE_POKETEXT, t1, bp_target, word));
 	TRY(!ptrace(PTRACE_CONT, t1, 0, 0) && !ptrace(PTRACE_CONT, t2, 0, 0));
 	TRY(write(wr, rep, sizeof(*rep)) == sizeof(*rep));
 	/* The test now calls bp_target in view 2. */
 	TRY(waitpid(t2, &status, __WALL) == t2);
 	TRY(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP);
-	TRY(!ptrace(PTRACE_GETREGS, t2, 0, &regs));
-	rep->trapped = regs.rip == (unsigned long)bp_target + 1;
+	TRY(!get_regs(t2, &regs));
+	rep->trapped = REGS_PC(regs) == BP_TRAP_PC(bp_target);
 	/* Remove it (through view 2 this time) and let the call run. */
 	TRY(!ptrace(PTRACE_POKETEXT, t2, bp_target, orig));
-	regs.rip = (unsigned long)bp_target;
-	TRY(!ptrace(PTRACE_SETREGS, t2, 0, &regs));
+	REGS_PC(regs) = (unsigned long)bp_target;
+	TRY(!set_regs(t2, &regs));
 	TRY(!ptrace(PTRACE_DETACH, t2, 0, 0));
 	TRY(!stop(t1) && !ptrace(PTRACE_DETACH, t1, 0, 0));
 	TRY(read(rd, &go, 1) == 1);

@@ -453,19 +453,30 @@ static long w_spin(long b, long c, long d, long *out)
 	return 0;
 }
 
-/* Function call interrupts received by @cpu so far (x86 "CAL"). */
+/*
+ * Function call interrupts received by @cpu so far: the x86 "CAL:" row, or
+ * the arm64 "IPIn: ... Function call interrupts" row.
+ */
 static long cal_count(int cpu)
 {
 	static char buf[16384];
-	char *p;
+	char *p, *name;
 	int i;
 
 	if (mvt_read_file("/proc/interrupts", buf, sizeof(buf)) <= 0)
 		return -1;
 	p = strstr(buf, "CAL:");
-	if (!p)
-		return -1;
-	p += 4;
+	if (!p) {
+		name = strstr(buf, "Function call interrupts");
+		if (!name)
+			return -1;
+		while (name > buf && name[-1] != '\n')
+			name--;
+		p = strchr(name, ':');
+		if (!p)
+			return -1;
+	}
+	p = strchr(p, ':') + 1;
 	for (i = 0; i < cpu; i++)
 		strtol(p, &p, 10);
 	return strtol(p, NULL, 10);
@@ -480,7 +491,7 @@ TEST_F_TIMEOUT(futex, membarrier_interrupts_threads_of_other_views, 120)
 	int i, n = 500;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || cal_count(1) < 0)
-		SKIP(return, "needs 2 CPUs and x86 /proc/interrupts CAL");
+		SKIP(return, "needs 2 CPUs and a function call interrupt count");
 	CPU_ZERO(&spin_cpu);
 	CPU_SET(1, &spin_cpu);
 	CPU_ZERO(&me);
