@@ -3,6 +3,12 @@
 export type ArchName = 'x86_64' | 'arm64';
 export const ARCHES: readonly ArchName[] = ['x86_64', 'arm64'];
 
+/** Guest arches `test` runs by default, in this order (then the 32-bit build check). */
+export const TEST_ARCHES: readonly ArchName[] = ['x86_64', 'arm64'];
+/** `test --arch`: a guest arch, or i386 for the 32-bit build check alone. */
+export type TestArch = ArchName | 'i386';
+export const TEST_ARCH_CHOICES: readonly TestArch[] = [...TEST_ARCHES, 'i386'];
+
 export type Flavour = 'test' | 'release';
 export const FLAVOURS: readonly Flavour[] = ['test', 'release'];
 
@@ -23,6 +29,22 @@ export interface ArchSpec {
   /** CROSS_COMPILE prefix when building on another host arch, and its Debian packages. */
   crossPrefix: string;
   crossPackages: readonly string[];
+  /** Debian architecture of the guest userland (busybox-static:<debianArch> when not native). */
+  debianArch: string;
+  /** CPU models booted under TCG: `test` boots each in turn, `run` the last one. */
+  tcgCpus: readonly TcgCpu[];
+  /**
+   * Environment of the guest test programs, e.g. shorter time-bounded tests
+   * where TCG emulation is slow (KVM boots get none of it).
+   */
+  tcgTestEnv: Readonly<Record<string, string>>;
+}
+
+export interface TcgCpu {
+  /** Short name for messages, log files and result rows, e.g. "cortex-a57". */
+  label: string;
+  /** The -cpu argument. */
+  model: string;
 }
 
 const SPECS: Record<ArchName, ArchSpec> = {
@@ -37,7 +59,10 @@ const SPECS: Record<ArchName, ArchSpec> = {
     machineArgs: [],
     console: 'ttyS0',
     crossPrefix: 'x86_64-linux-gnu-',
-    crossPackages: ['gcc-x86-64-linux-gnu'],
+    crossPackages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross'],
+    debianArch: 'amd64',
+    tcgCpus: [{ label: 'max', model: 'max' }],
+    tcgTestEnv: {},
   },
   arm64: {
     name: 'arm64',
@@ -50,7 +75,16 @@ const SPECS: Record<ArchName, ArchSpec> = {
     machineArgs: ['-machine', 'virt,gic-version=max'],
     console: 'ttyAMA0',
     crossPrefix: 'aarch64-linux-gnu-',
-    crossPackages: ['gcc-aarch64-linux-gnu'],
+    crossPackages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'],
+    debianArch: 'arm64',
+    // ARMv8.0 without hardware access/dirty flags (young and dirty faults in
+    // software), then every feature QEMU has (hardware AF/DBM, LSE atomics,
+    // ...; pointer authentication with QEMU's fast implementation).
+    tcgCpus: [
+      { label: 'cortex-a57', model: 'cortex-a57' },
+      { label: 'max', model: 'max,pauth-impdef=on' },
+    ],
+    tcgTestEnv: {},
   },
 };
 

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ARCHES, FLAVOURS, type ArchName, type Flavour } from './arch.ts';
+import { ARCHES, FLAVOURS, TEST_ARCH_CHOICES, type ArchName, type Flavour, type TestArch } from './arch.ts';
 import { UserError, errorLine } from './util/errors.ts';
 import type { BuildOptions } from './pipeline/context.ts';
 import type { RunOptions, TestOptions, TreeOptions } from './pipeline/commands.ts';
@@ -53,14 +53,21 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+const ARCH_HELP = 'guest architecture (default: the host\'s; arm64 on an x86_64 host is cross-built and runs under TCG)';
+
 /** Options of every command that builds a kernel (the hidden ones are for developing the tooling). */
-function buildOptions(cmd: Command): Command {
+function buildOptions(cmd: Command, arch: Option = new Option('--arch <arch>', ARCH_HELP).choices(ARCHES)): Command {
   return cmd
     .addOption(new Option('--config <flavour>', 'kernel configuration').choices(FLAVOURS).default('test'))
+    .addOption(arch)
     .addOption(new Option('--accept-version <version>', 'build this Debian linux-source version instead of the pinned one'))
     .addOption(new Option('--kernel <bzImage>', 'boot this kernel image instead of building one').hideHelp())
-    .addOption(new Option('--build-dir <dir>', 'build folder (default: build/)').hideHelp())
-    .addOption(new Option('--arch <arch>', 'guest architecture').choices(ARCHES).hideHelp());
+    .addOption(new Option('--build-dir <dir>', 'build folder (default: build/)').hideHelp());
+}
+
+/** Developer option of run and test: one TCG CPU model (cortex-a57 or max on arm64). */
+function cpuOption(): Option {
+  return new Option('--cpu <label>', 'TCG CPU model to boot (arm64: cortex-a57 or max)').hideHelp();
 }
 
 interface RawBuild {
@@ -73,6 +80,10 @@ interface RawBuild {
 
 function toBuild(o: RawBuild): BuildOptions {
   return { config: o.config, acceptVersion: o.acceptVersion, kernel: o.kernel, buildDir: o.buildDir, arch: o.arch };
+}
+
+function isGuestArch(a: TestArch | undefined): a is ArchName | undefined {
+  return a === undefined || (ARCHES as readonly string[]).includes(a);
 }
 
 export function createProgram(actions: Actions, io: Io, setResult: (code: number) => void): Command {
@@ -96,9 +107,10 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .argument('[command...]', 'command to run in the guest, after --')
       .addOption(new Option('--add <path>', 'copy a host file or folder into the guest at /<basename> (repeatable)').argParser(collect))
       .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')))
+      .addOption(cpuOption())
       .passThroughOptions(),
-  ).action(async (command: string[], o: RawBuild & { add?: string[]; timeout?: number }) => {
-    setResult(await actions.run({ ...toBuild(o), add: o.add ?? [], timeout: o.timeout, command }));
+  ).action(async (command: string[], o: RawBuild & { add?: string[]; timeout?: number; cpu?: string }) => {
+    setResult(await actions.run({ ...toBuild(o), add: o.add ?? [], timeout: o.timeout, command, ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) }));
   });
 
   buildOptions(
@@ -109,11 +121,20 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--filter <substring>', 'only guest test programs whose name contains this'))
       .addOption(new Option('--test-timeout <seconds>', 'per test program timeout').argParser(positiveNumber('--test-timeout')).default(900).hideHelp())
       .addOption(new Option('--guest-tests <dir>', 'use the executables in this folder as test programs').hideHelp())
-      .addOption(new Option('--no-unit', 'skip the host unit tests').hideHelp()),
-  ).action(async (o: RawBuild & { timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean }) => {
+      .addOption(new Option('--no-unit', 'skip the host unit tests').hideHelp())
+      .addOption(cpuOption()),
+    new Option(
+      '--arch <arch>',
+      'only this architecture (default: x86_64, then arm64 under TCG on cortex-a57 and on max, then the i386 build check); ' +
+        'i386: only the 32-bit build check',
+    ).choices(TEST_ARCH_CHOICES),
+  ).action(async (o: Omit<RawBuild, 'arch'> & { arch?: TestArch; timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean; cpu?: string }) => {
+    const testArch = o.arch;
     setResult(
       await actions.test({
-        ...toBuild(o),
+        ...toBuild({ ...o, arch: isGuestArch(testArch) ? testArch : undefined }),
+        ...(testArch !== undefined ? { testArch } : {}),
+        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
         timeout: o.timeout,
         filter: o.filter,
         testTimeout: o.testTimeout,

@@ -1,14 +1,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runLogged } from '../util/exec.ts';
-import type { Target } from '../arch.ts';
+import type { ArchSpec } from '../arch.ts';
 import { createProgress, isProgressLine } from './progress.ts';
 import { failWithLog } from './logs.ts';
+import { underBuildLock } from '../util/lock.ts';
 
 export interface KernelBuildRequest {
   tree: string;
   obj: string;
-  target: Target;
+  /** The make goal and the file it produces (relative to obj). */
+  target: { arch: Pick<ArchSpec, 'makeTarget' | 'image'> };
   makeVars: readonly string[];
   jobs: number;
   logFile: string;
@@ -51,8 +53,7 @@ export async function buildKernel(req: KernelBuildRequest): Promise<KernelBuild>
   let r;
   try {
     r = await runLogged({
-      cmd: 'make',
-      args: ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, `-j${req.jobs}`, req.target.arch.makeTarget],
+      ...underBuildLock('make', ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, `-j${req.jobs}`, req.target.arch.makeTarget]),
       env,
       logFile: req.logFile,
       onLine: (line) => {
@@ -74,8 +75,7 @@ export async function buildKernel(req: KernelBuildRequest): Promise<KernelBuild>
 export async function installHeaders(req: Omit<KernelBuildRequest, 'tty' | 'jobs'>): Promise<string> {
   const dest = join(req.obj, 'usr-headers');
   const r = await runLogged({
-    cmd: 'make',
-    args: ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, 'headers_install', `INSTALL_HDR_PATH=${dest}`],
+    ...underBuildLock('make', ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, 'headers_install', `INSTALL_HDR_PATH=${dest}`]),
     logFile: req.logFile,
   });
   if (r.code !== 0) failWithLog('make headers_install', req.logFile);

@@ -20,6 +20,8 @@ export interface UserlandRequest {
   makeVars: readonly string[];
   jobs: number;
   logDir: string;
+  /** Appended to the log names (userland-tests-arm64.log); default none. */
+  logSuffix?: string;
 }
 
 export interface Userland {
@@ -54,14 +56,14 @@ async function makeComponent(
   src: string,
   out: string,
   vars: Record<string, string>,
-  req: Pick<UserlandRequest, 'logDir' | 'makeVars' | 'jobs'>,
+  req: Pick<UserlandRequest, 'logDir' | 'logSuffix' | 'makeVars' | 'jobs'>,
 ): Promise<boolean> {
   if (!existsSync(join(src, 'Makefile'))) {
     warn(`skipping ${name}: ${join(src, 'Makefile')} does not exist yet`);
     return false;
   }
   mkdirSync(out, { recursive: true });
-  const log = resetLog(join(req.logDir, `userland-${name}.log`));
+  const log = resetLog(join(req.logDir, `userland-${name}${req.logSuffix ?? ''}.log`));
   const r = await runLogged({ cmd: 'make', args: userlandMakeArgs(src, out, vars, req.makeVars, req.jobs), logFile: log });
   if (r.code !== 0) failWithLog(`building ${name}`, log);
   return true;

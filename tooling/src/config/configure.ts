@@ -3,13 +3,22 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { capture, runLogged } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
-import type { Target } from '../arch.ts';
+import type { ArchSpec, Target } from '../arch.ts';
+import { underBuildLock } from '../util/lock.ts';
 import { configHash, formatMismatches, mergeFragments, parseConfig, verifyConfig, type Fragment, type Mismatch } from './fragments.ts';
+
+/** What configuring needs of a target: a guest target, or a build-only one (the 32-bit check). */
+export interface ConfigTarget {
+  arch: Pick<ArchSpec, 'kernelArch'> & { name: string };
+  flavour: string;
+}
 
 export interface ConfigureRequest {
   tree: string;
   obj: string;
-  target: Target;
+  target: ConfigTarget;
+  /** Fragments of kernel/config merged onto tinyconfig; default fragmentNames(target). */
+  fragments?: readonly string[];
   configDir: string;
   /** make variables for the target (ARCH=, CROSS_COMPILE=). */
   makeVars: readonly string[];
@@ -27,7 +36,7 @@ export interface ConfigureResult {
 export const HASH_FILE = '.mmview-config-hash';
 
 /** Fragments merged onto tinyconfig, in order: base, arch, flavour. */
-export function fragmentNames(target: Target): string[] {
+export function fragmentNames(target: Target | ConfigTarget): string[] {
   return ['base.config', `${target.arch.name}.config`, `${target.flavour}.config`];
 }
 
@@ -60,7 +69,7 @@ async function kconfigFingerprint(tree: string): Promise<string> {
  * fragments hold. Skipped when nothing it depends on changed, so builds stay incremental.
  */
 export async function configureKernel(req: ConfigureRequest): Promise<ConfigureResult> {
-  const names = fragmentNames(req.target);
+  const names = req.fragments ? [...req.fragments] : fragmentNames(req.target);
   const fragments = readFragments(req.configDir, names);
   const { wanted } = mergeFragments(fragments);
   const dotConfig = join(req.obj, '.config');
@@ -79,7 +88,7 @@ export async function configureKernel(req: ConfigureRequest): Promise<ConfigureR
   mkdirSync(req.obj, { recursive: true });
   const old = existsSync(dotConfig) ? { text: readFileSync(dotConfig, 'utf8'), stat: statSync(dotConfig) } : undefined;
   const make = async (goal: string): Promise<void> => {
-    const r = await runLogged({ cmd: 'make', args: ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, goal], logFile: req.logFile });
+    const r = await runLogged({ ...underBuildLock('make', ['-C', req.tree, `O=${req.obj}`, ...req.makeVars, goal]), logFile: req.logFile });
     if (r.code !== 0) throw new UserError(`make ${goal} failed; see ${req.logFile}`);
   };
   await make('tinyconfig');

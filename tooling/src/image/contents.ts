@@ -11,8 +11,10 @@ export interface GuestProgram {
 }
 
 export interface ImageSpec {
-  /** Static busybox of the host (busybox-static). */
+  /** Static busybox of the guest's arch (busybox-static). */
   busybox: string;
+  /** A busybox the host can run, to list the applets (default: busybox). */
+  appletsFrom?: string;
   /** Folder for generated files (init, etc/...). */
   stagingDir: string;
   tests: readonly GuestProgram[];
@@ -82,7 +84,7 @@ export async function collectEntries(spec: ImageSpec): Promise<ImageEntry[]> {
     { type: 'file', path: '/etc/mmview/cmd', source: staged('cmd', `${shellQuote(spec.command)}\n`), mode: 0o644 },
     { type: 'file', path: '/etc/mmview/bench-args', source: staged('bench-args', `${shellQuote(spec.benchArgs)}\n`), mode: 0o644 },
   ];
-  for (const applet of await busyboxApplets(spec.busybox)) {
+  for (const applet of await busyboxApplets(spec.appletsFrom ?? spec.busybox)) {
     const path = `/${applet.replace(/^\/+/, '')}`;
     if (path !== '/bin/busybox' && path !== '/init') entries.push({ type: 'slink', path, target: '/bin/busybox' });
   }

@@ -17,6 +17,7 @@ export const BENCH_SMOKE_ARGS: readonly string[] = ['--tiny'];
  * /init for busybox sh. Kernel command line:
  *   mmview.mode=test|bench|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
  *   mmview.rows=<n> mmview.cols=<n>  (terminal size for the interactive shell)
+ *   mmview.env=NAME=VALUE  (exported to the programs; repeatable)
  * test: every /tests program, then every /bench program with --tiny (its
  * output is checked by the host), then kmemleak. bench: every /bench program
  * with the arguments in /etc/mmview/bench-args.
@@ -50,6 +51,7 @@ for arg in $(cat /proc/cmdline); do
     mmview.test_timeout=*) test_timeout="\${arg#*=}" ;;
     mmview.rows=*) rows="\${arg#*=}" ;;
     mmview.cols=*) cols="\${arg#*=}" ;;
+    mmview.env=*) export "\${arg#mmview.env=}" ;;
   esac
 done
 kmemleak=/sys/kernel/debug/kmemleak

@@ -3,7 +3,7 @@ import { DEMO_PATH, shellQuote } from '../image/init.ts';
 import { logFile } from '../paths.ts';
 import { MarkerTracker } from '../results/markers.ts';
 import { findSplats, formatSplat } from '../results/splat.ts';
-import { closingLine, renderSummary, summarize, type Row } from '../results/summary.ts';
+import { closingLine, combineSummaries, failedStep, labelSummary, renderSummary, summarize, type Row, type Summary } from '../results/summary.ts';
 import { evaluateProgram, type ProgramResult } from '../results/tap.ts';
 import { evaluateBenchProgram } from '../results/bench.ts';
 import { benchRunName, isBenchRunName } from '../bench/check.ts';
@@ -15,15 +15,20 @@ import { resetLog } from '../build/logs.ts';
 import { runConsole, runInteractive } from '../vm/console.ts';
 import { qemuArgs } from '../vm/qemu.ts';
 import { tailFile } from '../util/exec.ts';
-import { UserError } from '../util/errors.ts';
-import { displayPath, formatDuration, info, warn } from '../util/log.ts';
+import { UserError, errorLine } from '../util/errors.ts';
+import { StageTimer, displayPath, formatDuration, info, warn } from '../util/log.ts';
+import { TEST_ARCHES, hostArch, type ArchName, type TcgCpu, type TestArch } from '../arch.ts';
+import { detectKvm } from '../host/kvm.ts';
+import { checkBuild32 } from './build32.ts';
 import { bootLine, chooseAccel } from './accel.ts';
-import { makeContext, type BuildOptions, type Context } from './context.ts';
-import { prepareGuest } from './guest.ts';
-import { ensureHostPackages, ensureSource, prepareKernel } from './kernel.ts';
+import { logSuffix, makeContext, type BuildOptions, type Context } from './context.ts';
+import { prepareGuest, type GuestImage } from './guest.ts';
+import { ensureHostPackages, ensureSource, prepareKernel, type KernelArtifacts } from './kernel.ts';
 import { runUnitCaptured, runUnitInteractive } from './unit.ts';
 
 export interface RunOptions extends BuildOptions {
+  /** Developer option: the TCG CPU model (its label, e.g. cortex-a57); default the arch's last (max). */
+  cpu?: string;
   add: string[];
   /** Minutes; undefined: no limit. */
   timeout?: number;
@@ -39,7 +44,12 @@ export interface TestOptions extends BuildOptions {
   guestTests?: string;
   /** Developer option: skip the host unit tests. */
   unit: boolean;
+  /** `--arch` of test: a guest arch, or i386 for the 32-bit build check alone. */
+  testArch?: TestArch;
+  /** Developer option: boot only this TCG CPU model (its label, e.g. cortex-a57). */
+  cpu?: string;
 }
+
 
 export interface TreeOptions {
   force: boolean;
@@ -56,6 +66,13 @@ function printConsoleTail(file: string, n = 40): void {
   process.stdout.write(`--- last ${tail.length} console lines (${file}) ---\n${tail.join('\n')}\n---\n`);
 }
 
+/** The TCG CPU model of `run` (pure). */
+export function runCpu(cpus: readonly TcgCpu[], label: string | undefined): TcgCpu {
+  const pick = label === undefined ? cpus.at(-1) : cpus.find((c) => c.label === label);
+  if (!pick) throw new UserError(`--cpu ${label ?? ''}: choose ${cpus.map((c) => c.label).join(' or ')}`);
+  return pick;
+}
+
 export async function cmdRun(opts: RunOptions): Promise<number> {
   const ctx = makeContext(opts);
   const kernel = await prepareKernel(ctx, opts, true);
@@ -64,12 +81,13 @@ export async function cmdRun(opts: RunOptions): Promise<number> {
   const guest = await prepareGuest(ctx, kernel, { mode: 'run', command, adds: opts.add });
   if (opts.command.length === 0 && !guest.userland.demo) warn(`${DEMO_PATH} is not built yet; the guest will report it missing`);
   const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
-  const consoleLog = logFile(ctx.paths, 'console-run');
+  const consoleLog = ctx.log('console-run');
   const args = qemuArgs({
     arch: ctx.target.arch,
     kernel: kernel.image,
     initrd: guest.initrd,
     kvm: kvm.usable,
+    cpu: runCpu(ctx.target.arch.tcgCpus, opts.cpu).model,
     mode: 'run',
     interactive,
     consoleLog,
@@ -125,49 +143,54 @@ function programLine(r: ProgramResult, ms: number): string {
   return `${r.name}: ${r.failed > 0 ? 'FAILED' : 'ok'} (${counts}; ${formatDuration(ms)})`;
 }
 
-export async function cmdTest(opts: TestOptions): Promise<number> {
-  const ctx = makeContext(opts);
-  const unitRows: Row[] = [];
-  if (opts.unit) {
-    const unit = await ctx.timer.run('unit', () => runUnitCaptured(ctx.paths.repo, ctx.paths.unitTests));
-    info('unit', `host unit tests: ${unit.row.passed} passed, ${unit.row.failed} failed`);
-    if (!unit.ok) {
-      process.stdout.write(unit.output.split('\n').filter((l) => /not ok|error|Error|expected|actual|at .*\.ts/.test(l)).slice(0, 60).join('\n') + '\n');
-      process.stdout.write(`${closingLine(unit.row)}\n`);
-      return 1;
-    }
-    unitRows.push(unit.row);
-  }
-  const kernel = await prepareKernel(ctx, opts, true);
-  const guest = await prepareGuest(ctx, kernel, {
-    mode: 'test',
-    command: [],
-    adds: [],
-    filter: opts.filter,
-    guestTests: opts.guestTests,
-  });
+/** What `test` runs: guest arches in order, and whether the 32-bit build check runs (pure). */
+export function testPlan(opts: Pick<TestOptions, 'arch' | 'testArch' | 'kernel' | 'guestTests'>, host: ArchName): { arches: ArchName[]; build32: boolean } {
+  const selected = opts.testArch ?? opts.arch;
+  if (selected === 'i386') return { arches: [], build32: true };
+  if (selected !== undefined) return { arches: [selected], build32: false };
+  // A prebuilt kernel or test folder belongs to one arch: the host's.
+  if (opts.kernel !== undefined || opts.guestTests !== undefined) return { arches: [host], build32: false };
+  return { arches: [...TEST_ARCHES], build32: true };
+}
+
+/** Boot one kernel on one CPU model and run the programs: the boot's labelled summary. */
+async function bootAndTest(
+  ctx: Context,
+  opts: TestOptions,
+  kernel: KernelArtifacts,
+  guest: GuestImage,
+  cpu: TcgCpu,
+  label: string,
+): Promise<Summary> {
+  const arch = ctx.target.arch;
   const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
-  const consoleLog = logFile(ctx.paths, 'console-test');
+  const multiCpu = !kvm.usable && arch.tcgCpus.length > 1;
+  const consoleLog = logFile(ctx.paths, `console-test${logSuffix(arch.name)}${multiCpu ? `-${cpu.label}` : ''}`);
+  const env = kvm.usable ? {} : arch.tcgTestEnv;
   const args = qemuArgs({
-    arch: ctx.target.arch,
+    arch,
     kernel: kernel.image,
     initrd: guest.initrd,
     kvm: kvm.usable,
+    cpu: cpu.model,
+    env,
     mode: 'test',
     interactive: false,
     testTimeout: opts.testTimeout,
   });
   const benchNote = guest.benches.length > 0 ? ` and ${guest.benches.length} benchmark program(s) at tiny size` : '';
-  info('test', `${bootLine(ctx, kvm)}: ${guest.tests.length} test program(s)${benchNote}; console log: ${displayPath(consoleLog)}`);
+  const envNote = Object.keys(env).length > 0 ? `; ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+  const cpuNote = kvm.usable ? '' : ` on -cpu ${cpu.model}`;
+  info('test', `${bootLine(ctx, kvm)}${cpuNote}: ${guest.tests.length} test program(s)${benchNote}${envNote}; console log: ${displayPath(consoleLog)}`);
   // Test programs print TAP; benchmark programs one JSON document, checked for form only.
   const evaluate = (p: ProgramRun): ProgramResult =>
     isBenchRunName(p.name) ? evaluateBenchProgram(p, { size: 'tiny', mmview: true }, opts.testTimeout) : evaluateProgram(p, opts.testTimeout);
 
   const tracker = new MarkerTracker();
   let begun = Date.now();
-  const res = await ctx.timer.run('boot+tests', () =>
+  const res = await ctx.timer.run(multiCpu ? `boot+tests(${cpu.label})` : 'boot+tests', () =>
     runConsole({
-      qemu: ctx.target.arch.qemu,
+      qemu: arch.qemu,
       args,
       logFile: consoleLog,
       timeoutMs: opts.timeout * 60_000,
@@ -175,10 +198,10 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
         const ev = tracker.push(line);
         if (ev?.kind === 'begin') {
           begun = Date.now();
-          if (ctx.tty) process.stdout.write(`[test] ${ev.name} ...`);
+          if (ctx.tty) process.stdout.write(`[test] ${label} ${ev.name} ...`);
         } else if (ev?.kind === 'end') {
           const r = evaluate(ev.program);
-          process.stdout.write(`${ctx.tty ? '\r\x1b[K' : ''}[test] ${programLine(r, Date.now() - begun)}\n`);
+          process.stdout.write(`${ctx.tty ? '\r\x1b[K' : ''}[test] ${label} ${programLine(r, Date.now() - begun)}\n`);
         }
       },
       finished: () => tracker.done,
@@ -197,9 +220,64 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
   for (const s of splats) process.stdout.write(`${formatSplat(s, consoleLog)}\n`);
   const panicked = res.lines.some((l) => /Kernel panic - not syncing/.test(l));
   if (res.timedOut || !tracker.done) printConsoleTail(consoleLog);
-  if (res.timedOut) warn(`the VM did not finish within ${opts.timeout} min and was killed`);
-  const summary = summarize(results, splats, { done: tracker.done, vmTimedOut: res.timedOut, panicked }, unitRows);
-  printTimes(ctx);
+  if (res.timedOut) warn(`${label}: the VM did not finish within ${opts.timeout} min and was killed`);
+  return labelSummary(summarize(results, splats, { done: tracker.done, vmTimedOut: res.timedOut, panicked }), label);
+}
+
+/** Build, pack and boot one arch (each TCG CPU model in turn); a failed build is a failed row. */
+async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): Promise<Summary[]> {
+  const ctx = makeContext({ ...opts, arch }, timer.scoped(arch));
+  try {
+    const kernel = await prepareKernel(ctx, opts, true);
+    const guest = await prepareGuest(ctx, kernel, {
+      mode: 'test',
+      command: [],
+      adds: [],
+      filter: opts.filter,
+      guestTests: opts.guestTests,
+    });
+    const kvm = detectKvm(ctx.target.arch, ctx.hostMachine).usable;
+    const all = ctx.target.arch.tcgCpus;
+    const cpus = kvm ? all.slice(-1) : opts.cpu !== undefined ? all.filter((c) => c.label === opts.cpu) : all;
+    if (cpus.length === 0) throw new UserError(`--cpu ${opts.cpu ?? ''}: ${arch} boots ${all.map((c) => c.label).join(' or ')}`);
+    const out: Summary[] = [];
+    for (const cpu of cpus) {
+      const label = !kvm && all.length > 1 ? `${arch}/${cpu.label}` : arch;
+      out.push(await bootAndTest(ctx, opts, kernel, guest, cpu, label));
+    }
+    return out;
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    process.stdout.write(`mmview: ${arch}: ${errorLine(e)}\n`);
+    return [failedStep(arch, 'build and boot', errorLine(e))];
+  }
+}
+
+export async function cmdTest(opts: TestOptions): Promise<number> {
+  const timer = new StageTimer();
+  const host = makeContext({ config: opts.config, buildDir: opts.buildDir }, timer);
+  const unitRows: Row[] = [];
+  if (opts.unit) {
+    const unit = await timer.run('unit', () => runUnitCaptured(host.paths.repo, host.paths.unitTests));
+    info('unit', `host unit tests: ${unit.row.passed} passed, ${unit.row.failed} failed`);
+    if (!unit.ok) {
+      process.stdout.write(unit.output.split('\n').filter((l) => /not ok|error|Error|expected|actual|at .*\.ts/.test(l)).slice(0, 60).join('\n') + '\n');
+      process.stdout.write(`${closingLine(unit.row)}\n`);
+      return 1;
+    }
+    unitRows.push(unit.row);
+  }
+  const plan = testPlan(opts, hostArch(host.hostMachine));
+  const parts: Summary[] = [];
+  for (const arch of plan.arches) parts.push(...(await testArch(opts, arch, timer)));
+  if (plan.build32) {
+    const ctx = makeContext({ config: opts.config, buildDir: opts.buildDir, arch: 'x86_64' }, timer);
+    if (plan.arches.length === 0) await ensureHostPackages(ctx, { tree: true, kernel: true, guest: false });
+    const b = await checkBuild32(ctx);
+    parts.push({ rows: [b.row], totals: { ...b.row, name: 'total' }, problems: b.problems, ok: b.row.failed === 0 });
+  }
+  const summary = combineSummaries(parts, unitRows);
+  info('time', timer.report());
   process.stdout.write(`\n${renderSummary(summary)}\n`);
   return summary.ok ? 0 : 1;
 }

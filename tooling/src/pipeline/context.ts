@@ -1,6 +1,6 @@
 import { availableParallelism, machine } from 'node:os';
 import { archSpec, hostArch, isNative, type ArchName, type Flavour, type Target } from '../arch.ts';
-import { guestDir, makePaths, objDir, type Paths } from '../paths.ts';
+import { guestDir, logFile, makePaths, objDir, type Paths } from '../paths.ts';
 import { StageTimer } from '../util/log.ts';
 
 /** Options shared by the commands that build (run, test, build). */
@@ -27,9 +27,19 @@ export interface Context {
   jobs: number;
   tty: boolean;
   timer: StageTimer;
+  /**
+   * build/logs/<stage>.log of this target: x86_64's keep the plain names,
+   * another arch's get its name as a suffix (kernel-arm64.log).
+   */
+  log(stage: string): string;
 }
 
-export function makeContext(opts: Pick<BuildOptions, 'config' | 'buildDir' | 'arch'>): Context {
+/** Suffix of an arch's log names: none for x86_64 (pure). */
+export function logSuffix(arch: ArchName): string {
+  return arch === 'x86_64' ? '' : `-${arch}`;
+}
+
+export function makeContext(opts: Pick<BuildOptions, 'config' | 'buildDir' | 'arch'>, timer: StageTimer = new StageTimer()): Context {
   const hostMachine = machine();
   const arch = archSpec(opts.arch ?? hostArch(hostMachine));
   const target: Target = { arch, flavour: opts.config };
@@ -46,6 +56,7 @@ export function makeContext(opts: Pick<BuildOptions, 'config' | 'buildDir' | 'ar
     guest: guestDir(paths, target),
     jobs: availableParallelism() + 1,
     tty: Boolean(process.stdout.isTTY),
-    timer: new StageTimer(),
+    timer,
+    log: (stage) => logFile(paths, `${stage}${logSuffix(arch.name)}`),
   };
 }

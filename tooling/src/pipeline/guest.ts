@@ -4,10 +4,12 @@ import { buildUserland, listExecutables, type Userland } from '../build/userland
 import { collectEntries, type GuestProgram } from '../image/contents.ts';
 import { genInitCpio, writeInitramfs } from '../image/cpio.ts';
 import { which } from '../util/exec.ts';
+import { foreignPackage } from '../host/foreign.ts';
+import { logFile } from '../paths.ts';
 import { UserError } from '../util/errors.ts';
 import { displayPath, info, warn } from '../util/log.ts';
 import type { GuestMode } from '../vm/qemu.ts';
-import type { Context } from './context.ts';
+import { logSuffix, type Context } from './context.ts';
 import type { KernelArtifacts } from './kernel.ts';
 
 export interface GuestRequest {
@@ -52,16 +54,22 @@ export interface ImageRequest {
   obj: string;
 }
 
+/** busybox-static of the guest's arch from Debian's archive, extracted in build/cache/debs. */
+async function foreignBusybox(ctx: Context): Promise<string> {
+  const arch = ctx.target.arch.debianArch;
+  const pkg = await foreignPackage('busybox-static', arch, join(ctx.paths.cache, 'debs'), logFile(ctx.paths, 'packages'));
+  const bin = join(pkg.root, 'bin', 'busybox');
+  if (!existsSync(bin)) throw new UserError(`busybox-static:${arch} ${pkg.version} has no bin/busybox (in ${pkg.root})`);
+  return bin;
+}
+
 /** Pack the initramfs <guest dir>/initramfs-<mode>.cpio.gz. */
 export async function packImage(ctx: Context, req: ImageRequest): Promise<string> {
   const { paths } = ctx;
   return ctx.timer.run('image', async () => {
-    if (!ctx.native) {
-      // The initramfs uses the host's static busybox; another arch needs its own (not done yet).
-      throw new UserError(`booting a ${ctx.target.arch.name} guest on a ${ctx.hostMachine} host is not supported yet`);
-    }
-    const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p)) ?? which('busybox');
-    if (!busybox) throw new UserError('busybox not found (install busybox-static)');
+    const hostBusybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p)) ?? which('busybox');
+    if (!hostBusybox) throw new UserError('busybox not found (install busybox-static)');
+    const busybox = ctx.native ? hostBusybox : await foreignBusybox(ctx);
     const tool = await genInitCpio({
       built: join(req.obj, 'usr', 'gen_init_cpio'),
       source: join(paths.tree, 'usr', 'gen_init_cpio.c'),
@@ -69,6 +77,8 @@ export async function packImage(ctx: Context, req: ImageRequest): Promise<string
     });
     const entries = await collectEntries({
       busybox,
+      // The applet list is the same for every arch of one Debian busybox-static.
+      appletsFrom: hostBusybox,
       stagingDir: join(ctx.guest, `staging-${req.mode}`),
       tests: req.tests,
       benches: req.benches,
@@ -107,6 +117,7 @@ export async function prepareGuest(ctx: Context, kernel: KernelArtifacts, req: G
       makeVars: ctx.userMakeVars,
       jobs: ctx.jobs,
       logDir: paths.logs,
+      logSuffix: logSuffix(ctx.target.arch.name),
     });
     const built = [u.libDir && 'libmmview', u.testsDir && 'tests', u.benchDir && 'bench', u.demo && 'mmview-demo'].filter(Boolean);
     info('userland', built.length > 0 ? `built ${built.join(', ')} in ${displayPath(ctx.guest)}` : 'nothing to build yet');

@@ -95,7 +95,7 @@ export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpe
   const { paths } = ctx;
   const { tree, obj, target, name, variant } = spec;
   const stage = (s: string): string => (variant ? `${variant}-${s}` : s);
-  const log = (s: string): string => resetLog(logFile(paths, variant ? `${s}-${variant}` : s));
+  const log = (s: string): string => resetLog(ctx.log(variant ? `${s}-${variant}` : s));
   await ctx.timer.run(stage('config'), async () => {
     const r = await configureKernel({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: log('config') });
     info(
@@ -134,7 +134,7 @@ export async function prepareKernel(ctx: Context, opts: BuildOptions, needGuest:
   const { paths, target } = ctx;
   const image = await configureAndBuildKernel(ctx, { tree: paths.tree, obj: ctx.obj, target, name: targetName(target) });
   const headers = await ctx.timer.run('headers', () =>
-    installHeaders({ tree: paths.tree, obj: ctx.obj, target, makeVars: ctx.kernelMakeVars, logFile: resetLog(logFile(paths, 'headers')) }),
+    installHeaders({ tree: paths.tree, obj: ctx.obj, target, makeVars: ctx.kernelMakeVars, logFile: resetLog(ctx.log('headers')) }),
   );
   return { image, headers };
 }

@@ -2,7 +2,7 @@
  * Kernel splat detection over a console log (pure). A splat is any report the
  * kernel prints when something went wrong: BUG/WARNING/Oops, KASAN, lockdep,
  * RCU stalls, lockups, hung tasks, kmemleak leaks, refcount and page state
- * errors, panics, and stack traces.
+ * errors, panics, and stack traces; on x86_64 and arm64 consoles.
  */
 
 export interface Splat {
@@ -48,10 +48,19 @@ const PATTERNS: readonly Pattern[] = [
   { kind: 'panic', re: /^Kernel panic - not syncing/ },
   { kind: 'Oops', re: /^Oops(: | - |\b)/ },
   { kind: 'general protection fault', re: /^general protection fault/ },
+  // arm64: faults and traps in the kernel, and asynchronous (SError) aborts.
+  { kind: 'Oops', re: /^Unable to handle kernel / },
+  { kind: 'Oops', re: /^Internal error: / },
+  { kind: 'Oops', re: /^Unexpected kernel (BRK|single-step) exception/ },
+  { kind: 'SError', re: /^SError Interrupt on CPU/ },
+  { kind: 'Oops', re: /^Bad mode in / },
 ];
 
-/** A stack trace alone is a splat unless an expected report printed it (fault injection, OOM kill, sysrq). */
-const TRACE = /^Call Trace:/;
+/**
+ * A stack trace alone is a splat unless an expected report printed it (fault
+ * injection, OOM kill, sysrq). x86 prints "Call Trace:", arm64 "Call trace:".
+ */
+const TRACE = /^Call [Tt]race:/;
 const BENIGN_TRACE_HEADER = /FAULT_INJECTION: forcing a failure|invoked oom-killer|page allocation failure|sysrq: /;
 const BENIGN_LOOKBACK = 40;
 

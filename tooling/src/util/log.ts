@@ -29,12 +29,23 @@ export interface StageTime {
 
 /** Measures each pipeline stage's wall time for the report printed at the end. */
 export class StageTimer {
-  readonly times: StageTime[] = [];
+  readonly times: StageTime[];
+  private readonly prefix: string;
+
+  constructor(times: StageTime[] = [], prefix = '') {
+    this.times = times;
+    this.prefix = prefix;
+  }
+
+  /** A timer recording into the same list, its stage names prefixed (e.g. "arm64 kernel"). */
+  scoped(prefix: string): StageTimer {
+    return new StageTimer(this.times, `${this.prefix}${prefix} `);
+  }
 
   async run<T>(stage: string, fn: () => Promise<T>, note?: (result: T) => string): Promise<T> {
     const start = Date.now();
     const result = await fn();
-    this.times.push({ stage, ms: Date.now() - start, note: note ? note(result) : '' });
+    this.times.push({ stage: `${this.prefix}${stage}`, ms: Date.now() - start, note: note ? note(result) : '' });
     return result;
   }
 

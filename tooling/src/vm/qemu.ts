@@ -10,6 +10,10 @@ export interface QemuRequest {
   mode: GuestMode;
   memory?: string;
   smp?: number;
+  /** -cpu model under TCG (default max; KVM always uses host). */
+  cpu?: string;
+  /** Environment of the guest programs (mmview.env=NAME=VALUE on the command line). */
+  env?: Readonly<Record<string, string>>;
   /** Interactive: the console is the user's terminal (stdio inherited). */
   interactive: boolean;
   /** Interactive only: QEMU writes the console to this file too. */
@@ -25,6 +29,12 @@ export interface QemuRequest {
 export function kernelCmdline(req: QemuRequest): string {
   const parts = [`console=${req.arch.console}`, 'panic=-1', `mmview.mode=${req.mode}`];
   if ((req.mode === 'test' || req.mode === 'bench') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
+  for (const [name, value] of Object.entries(req.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !/^[A-Za-z0-9_.,:+-]*$/.test(value)) {
+      throw new Error(`guest environment ${name}=${value}: not a plain name and value`);
+    }
+    parts.push(`mmview.env=${name}=${value}`);
+  }
   if (req.interactive) {
     parts.push('mmview.interactive=1');
     if (req.rows && req.cols) parts.push(`mmview.rows=${req.rows}`, `mmview.cols=${req.cols}`);
@@ -50,7 +60,7 @@ export function qemuArgs(req: QemuRequest): string[] {
     '-smp',
     String(req.smp ?? 4),
     ...req.arch.machineArgs,
-    ...(req.kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', 'max']),
+    ...(req.kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', req.cpu ?? 'max']),
     '-kernel',
     req.kernel,
     '-initrd',
