@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { TEST_ARCHES, archSpec } from '../src/arch.ts';
 import { runCpu, testPlan } from '../src/pipeline/commands.ts';
@@ -152,4 +153,17 @@ test('build lock: make runs under flock only when MMVIEW_BUILD_LOCK names a file
   assert.deepEqual(underBuildLock('make', ['-j3'], undefined), { cmd: 'make', args: ['-j3'] });
   assert.deepEqual(underBuildLock('make', ['-j3'], ''), { cmd: 'make', args: ['-j3'] });
   assert.deepEqual(underBuildLock('make', ['-j3'], '/tmp/l'), { cmd: 'flock', args: ['/tmp/l', 'make', '-j3'] });
+});
+
+/** A real console of the arm64 test kernel (KASAN, lockdep, kmemleak) on -cpu cortex-a57, booted by `./mmview test --arch arm64`. */
+const REAL_ARM64 = readFileSync(new URL('./fixtures/boot-arm64-test.log', import.meta.url), 'utf8').split('\n');
+
+test('a real arm64 test-kernel boot and test run has no splats; an inserted one is found', () => {
+  assert.ok(REAL_ARM64.some((l) => l.includes('Hardware name: linux,dummy-virt') || l.includes('Machine model: linux,dummy-virt')));
+  assert.ok(REAL_ARM64.some((l) => /console \[ttyAMA0\] enabled/.test(l)));
+  assert.deepEqual(findSplats(REAL_ARM64), []);
+  const at = REAL_ARM64.findIndex((l) => l.startsWith('MMVIEW-BEGIN'));
+  const oops = ['[  100.000000] Unable to handle kernel paging request at virtual address dead000000000108', '[  100.000001] Call trace:'];
+  const s = findSplats([...REAL_ARM64.slice(0, at), ...oops, ...REAL_ARM64.slice(at)]);
+  assert.deepEqual(s.map((x) => [x.kind, x.line]), [['Oops', at]]);
 });
