@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transparent huge page collapse with views: MADV_COLLAPSE from a view and
+ * khugepaged collapse shared memory in the base view, which holds its one
+ * copy, so every view keeps seeing the same pages; unshared memory
+ * collapses in the calling view only and keeps its contents per view.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mvt_harness.h"
+#include "mmview_test_util.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define NW		3	/* worker i runs in view i; worker 0 in base */
+#define HPAGE		(2UL << 20)
+#define SMAPS_SIZE	(256 * 1024)
+#define KHUGEPAGED	"/sys/kernel/mm/transparent_hugepage/khugepaged/"
+
+FIXTURE(thp) {
+	struct mvt_worker w[NW];
+	long view[NW];
+	pid_t tid[NW];
+	char *smaps;
+	char *sh;	/* one huge page of shared memory, in small pages */
+	char *un;	/* one huge page of unshared memory, in small pages */
+};
+
+/* @len bytes at a huge page boundary, faulted in small pages. */
+static char *map_aligned(size_t len)
+{
+	char *p = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + HPAGE - 1) & ~(HPAGE - 1));
+	if (madvise(a, len, MADV_NOHUGEPAGE))
+		return NULL;
+	return a;
+}
+
+FIXTURE_SETUP(thp)
+{
+	int i;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	/* mvt_process_setup() keeps other tests' page counts small. */
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	self->smaps = malloc(SMAPS_SIZE);
+	ASSERT_NE(NULL, self->smaps);
+	self->sh = map_aligned(HPAGE);
+	self->un = map_aligned(HPAGE);
+	ASSERT_NE(NULL, self->sh);
+	ASSERT_NE(NULL, self->un);
+	memset(self->un, 0x55, HPAGE);
+	ASSERT_EQ(0, mmview_unshare(self->un, HPAGE));
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+		self->tid[i] = self->w[i].tid;
+	}
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+}
+
+FIXTURE_TEARDOWN(thp)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+	free(self->smaps);
+}
+
+#define WCH(i) (&self->w[i].ch)
+
+/* AnonHugePages (kB) of the VMA at @p in thread @tid's view, or -1. */
+static long anon_huge_kb(FIXTURE_DATA(thp) *self, pid_t tid, void *p)
+{
+	unsigned long start, end, addr = (unsigned long)p;
+	char path[64];
+	const char *line, *v;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/smaps", tid);
+	if (mvt_read_file(path, self->smaps, SMAPS_SIZE) <= 0)
+		return -1;
+	for (line = self->smaps; line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, ' ') < strchr(line, '\n') &&
+		    start <= addr && addr < end)
+			break;
+	}
+	if (!line)
+		return -1;
+	v = strstr(line, "AnonHugePages:");
+	return v ? strtol(v + strlen("AnonHugePages:"), NULL, 10) : -1;
+}
+
+/* Shared memory in every view, written through one view, read in all. */
+static void expect_shared(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(thp) *self, long value, int writer)
+{
+	int64_t pfn0;
+	int i;
+
+	ASSERT_EQ(0, WOK(WCH(writer), MVT_FILL, (long)self->sh, HPAGE, value));
+	for (i = 0; i < NW; i++) {
+		long view = self->view[i];
+
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)self->sh, HPAGE,
+				 value))
+			TH_LOG("view %ld: shared memory diverged", view);
+	}
+	pfn0 = mvt_pfn(self->tid[0], self->sh + HPAGE / 2);
+	ASSERT_LT(0, pfn0);
+	for (i = 1; i < NW; i++)
+		ASSERT_EQ(pfn0, mvt_pfn(self->tid[i], self->sh + HPAGE / 2));
+}
+
+/* Every view's copy of the unshared memory is its own, intact. */
+static void expect_unshared(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(thp) *self)
+{
+	int i;
+
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)self->un, HPAGE,
+				 0x1000 + i));
+}
+
+static void populate(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(thp) *self)
+{
+	int i;
+
+	/*
+	 * Half through view 1, half in the base: pages a view maps count as
+	 * shared for khugepaged (max_ptes_shared), as after fork.
+	 */
+	ASSERT_EQ(0, WOK(WCH(1), MVT_FILL, (long)self->sh, HPAGE / 2, 0x11));
+	memset(self->sh + HPAGE / 2, 0x11, HPAGE / 2);
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0, WOK(WCH(i), MVT_FILL, (long)self->un, HPAGE,
+				 0x1000 + i));
+	ASSERT_EQ(0, anon_huge_kb(self, self->tid[0], self->sh));
+	ASSERT_EQ(0, madvise(self->sh, HPAGE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, madvise(self->un, HPAGE, MADV_HUGEPAGE));
+}
+
+TEST_F_TIMEOUT(thp, madv_collapse_from_a_view, 300)
+{
+	struct mvt_res r;
+
+	populate(_metadata, self);
+	r = WRPC(WCH(1), MVT_SYSCALL, SYS_madvise, (long)self->sh, HPAGE,
+		 MADV_COLLAPSE);
+	ASSERT_EQ(0, r.ret) TH_LOG("MADV_COLLAPSE: %s", strerror(r.err));
+	/* Collapsed where the one copy is: in the base. */
+	ASSERT_EQ(2048, anon_huge_kb(self, self->tid[0], self->sh));
+	expect_shared(_metadata, self, 0x22, 2);
+	expect_shared(_metadata, self, 0x33, 0);
+
+	/* Unshared: view 2's copy only. */
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_madvise, (long)self->un,
+			 HPAGE, MADV_COLLAPSE));
+	ASSERT_EQ(2048, anon_huge_kb(self, self->tid[2], self->un));
+	expect_unshared(_metadata, self);
+	/* (khugepaged may collapse view 1's copy too, but never into view 2's.) */
+	ASSERT_NE(mvt_pfn(self->tid[1], self->un + HPAGE / 2),
+		  mvt_pfn(self->tid[2], self->un + HPAGE / 2));
+}
+
+/* khugepaged, scanning fast, collapses the shared range in the base. */
+TEST_F_TIMEOUT(thp, khugepaged_collapses_in_the_base, 300)
+{
+	char old_sleep[32] = "", old_shared[32] = "";
+	long huge = 0;
+	int i;
+
+	if (mvt_read_file(KHUGEPAGED "scan_sleep_millisecs", old_sleep,
+			  sizeof(old_sleep) - 1) <= 0)
+		SKIP(return, "no khugepaged");
+	mvt_read_file(KHUGEPAGED "max_ptes_shared", old_shared,
+		      sizeof(old_shared) - 1);
+	ASSERT_EQ(0, mvt_write_file(KHUGEPAGED "max_ptes_shared", "511"));
+	ASSERT_EQ(0, mvt_write_file(KHUGEPAGED "scan_sleep_millisecs", "20"));
+	populate(_metadata, self);
+	for (i = 0; i < 30 * 10 && huge < 2048; i++) {
+		mvt_sleep_ms(100);
+		huge = anon_huge_kb(self, self->tid[0], self->sh);
+	}
+	mvt_write_file(KHUGEPAGED "scan_sleep_millisecs", old_sleep);
+	mvt_write_file(KHUGEPAGED "max_ptes_shared", old_shared);
+	ASSERT_EQ(2048, huge) TH_LOG("khugepaged did not collapse in 30 s");
+	expect_shared(_metadata, self, 0x44, 1);
+	expect_shared(_metadata, self, 0x55, 2);
+	expect_unshared(_metadata, self);
+}
+
+TEST_HARNESS_MAIN
