@@ -150,9 +150,9 @@ test('foreign arch: dpkg plan, candidate version, deb names', () => {
 });
 
 test('build lock: make runs under flock only when MMVIEW_BUILD_LOCK names a file', () => {
-  assert.deepEqual(underBuildLock('make', ['-j3'], undefined), { cmd: 'make', args: ['-j3'] });
-  assert.deepEqual(underBuildLock('make', ['-j3'], ''), { cmd: 'make', args: ['-j3'] });
-  assert.deepEqual(underBuildLock('make', ['-j3'], '/tmp/l'), { cmd: 'flock', args: ['/tmp/l', 'make', '-j3'] });
+  assert.deepEqual(underBuildLock('make', ['-j3'], {}), { cmd: 'make', args: ['-j3'] });
+  assert.deepEqual(underBuildLock('make', ['-j3'], { MMVIEW_BUILD_LOCK: '' }), { cmd: 'make', args: ['-j3'] });
+  assert.deepEqual(underBuildLock('make', ['-j3'], { MMVIEW_BUILD_LOCK: '/tmp/l' }), { cmd: 'flock', args: ['/tmp/l', 'make', '-j3'] });
 });
 
 /** A real console of the arm64 test kernel (KASAN, lockdep, kmemleak) on -cpu cortex-a57, booted by `./mmview test --arch arm64`. */

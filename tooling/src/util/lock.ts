@@ -9,8 +9,12 @@ export interface Command {
   args: string[];
 }
 
-/** The command, wrapped in `flock <lock>` when a lock file is set (pure). */
-export function underBuildLock(cmd: string, args: readonly string[], lock: string | undefined = process.env.MMVIEW_BUILD_LOCK): Command {
+/**
+ * The command, wrapped in `flock <lock>` when `env` names a lock file (pure
+ * given `env`; the process environment by default).
+ */
+export function underBuildLock(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Command {
+  const lock = env.MMVIEW_BUILD_LOCK;
   if (lock === undefined || lock === '') return { cmd, args: [...args] };
   return { cmd: 'flock', args: [lock, cmd, ...args] };
 }
