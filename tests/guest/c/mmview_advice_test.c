@@ -97,32 +97,6 @@ static void *map_anon(struct __test_metadata *_metadata, size_t len, int flags)
 	return p;
 }
 
-/* Does the VmFlags line of the VMA at p in thread tid's view have flag? */
-static int vmflag(struct __test_metadata *_metadata,
-		  FIXTURE_DATA(advice) *self, pid_t tid, void *p,
-		  const char *flag)
-{
-	char path[64], head[32], want[8];
-	const char *vma, *flags, *nl;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/smaps", tid);
-	if (mvt_read_file(path, self->smaps, SMAPS_SIZE) <= 0)
-		return -1;
-	snprintf(head, sizeof(head), "\n%lx-", (unsigned long)p);
-	vma = strstr(self->smaps, head);
-	if (!vma)
-		return -1;
-	flags = strstr(vma, "VmFlags:");
-	if (!flags)
-		return -1;
-	nl = strchr(flags, '\n');
-	snprintf(want, sizeof(want), " %s", flag);
-	for (const char *f = strstr(flags, want); f; f = strstr(f + 1, want))
-		if ((!nl || f < nl) && (f[3] == ' ' || f[3] == '\n'))
-			return 1;
-	return 0;
-}
-
 static void expect_flag(struct __test_metadata *_metadata,
 			FIXTURE_DATA(advice) *self, void *p, const char *flag,
 			int set, const char *what)
@@ -132,7 +106,8 @@ static void expect_flag(struct __test_metadata *_metadata,
 	for (k = 0; k < NW; k++) {
 		long view = self->view[k];
 
-		ASSERT_EQ(set, vmflag(_metadata, self, self->tid[k], p, flag))
+		ASSERT_EQ(set, mvt_smaps_flag(self->tid[k], p, flag, self->smaps,
+						 SMAPS_SIZE))
 			TH_LOG("%s: VmFlags '%s' in view %ld", what, flag, view);
 	}
 }

@@ -129,68 +129,11 @@ static void expect_prctl(struct __test_metadata *_metadata,
 	ASSERT_EQ(want, prctl(get, 0L, 0L, 0L, 0L));
 }
 
-/*
- * The smaps entry of the VMA containing @p in thread @tid's view: from its
- * header line to the next one (*@end), or NULL.
- */
-static const char *smaps_vma(FIXTURE_DATA(procstate) *self, pid_t tid,
-			     const void *p, const char **end)
-{
-	unsigned long start, stop, addr = (unsigned long)p;
-	const char *line;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/smaps", tid);
-	if (mvt_read_file(path, self->smaps, SMAPS_SIZE) <= 0)
-		return NULL;
-	for (line = self->smaps; line; line = strchr(line, '\n')) {
-		line += *line == '\n';
-		if (sscanf(line, "%lx-%lx ", &start, &stop) == 2 &&
-		    strchr(line, ' ') < strchr(line, '\n') &&
-		    start <= addr && addr < stop)
-			break;
-	}
-	if (!line)
-		return NULL;
-	*end = strstr(line, "VmFlags:");
-	if (*end)
-		*end = strchr(*end, '\n');
-	return line;
-}
-
-/* The value of "@key" in the smaps entry of the VMA at @p, or -1. */
-static long smaps_value(FIXTURE_DATA(procstate) *self, pid_t tid, void *p,
-			const char *key)
-{
-	const char *vma, *end, *line;
-
-	vma = smaps_vma(self, tid, p, &end);
-	if (!vma)
-		return -1;
-	line = strstr(vma, key);
-	if (!line || (end && line > end))
-		return -1;
-	return strtol(line + strlen(key), NULL, 0);
-}
-
 /* Does the VmFlags line of the VMA at @p in thread @tid's view have @flag? */
 static int vmflag(FIXTURE_DATA(procstate) *self, pid_t tid, void *p,
 		  const char *flag)
 {
-	const char *vma, *end, *flags;
-	char want[8];
-
-	vma = smaps_vma(self, tid, p, &end);
-	if (!vma)
-		return -1;
-	flags = strstr(vma, "VmFlags:");
-	if (!flags)
-		return -1;
-	snprintf(want, sizeof(want), " %s", flag);
-	for (const char *f = strstr(flags, want); f; f = strstr(f + 1, want))
-		if ((!end || f < end) && (f[3] == ' ' || f[3] == '\n'))
-			return 1;
-	return 0;
+	return mvt_smaps_flag(tid, p, flag, self->smaps, SMAPS_SIZE);
 }
 
 TEST_F_TIMEOUT(procstate, dumpable_is_process_wide, 300)
@@ -423,8 +366,9 @@ static void expect_pkeys(struct __test_metadata *_metadata,
 	for (i = 0; i < NW; i++) {
 		long view = self->view[i];
 
-		ASSERT_EQ(want[i], smaps_value(self, self->tid[i], p,
-					       "ProtectionKey:"))
+		ASSERT_EQ(want[i], mvt_smaps_value(self->tid[i], p,
+						   "ProtectionKey:", self->smaps,
+						   SMAPS_SIZE))
 			TH_LOG("view %ld: pkey of %p", view, p);
 	}
 }

@@ -196,6 +196,66 @@ int mvt_mem_read(struct mvt_mem *m)
 	return 0;
 }
 
+const char *mvt_smaps_vma(pid_t tid, const void *addr, char *buf, size_t size,
+			  const char **end)
+{
+	unsigned long start, stop, a = (unsigned long)addr;
+	const char *line;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/smaps", tid);
+	if (mvt_read_file(path, buf, size) <= 0)
+		return NULL;
+	for (line = buf; line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		/* Header lines: "start-end perms ...", before their newline. */
+		if (sscanf(line, "%lx-%lx ", &start, &stop) == 2 &&
+		    strchr(line, ' ') < strchr(line, '\n') &&
+		    start <= a && a < stop)
+			break;
+	}
+	if (!line)
+		return NULL;
+	*end = strstr(line, "VmFlags:");
+	if (*end)
+		*end = strchr(*end, '\n');
+	return line;
+}
+
+long mvt_smaps_value(pid_t tid, const void *addr, const char *key, char *buf,
+		     size_t size)
+{
+	const char *vma, *end, *line;
+
+	vma = mvt_smaps_vma(tid, addr, buf, size, &end);
+	if (!vma)
+		return -1;
+	line = strstr(vma, key);
+	if (!line || (end && line > end))
+		return -1;
+	return strtol(line + strlen(key), NULL, 0);
+}
+
+int mvt_smaps_flag(pid_t tid, const void *addr, const char *flag, char *buf,
+		   size_t size)
+{
+	const char *vma, *end, *flags, *f;
+	char want[8];
+
+	vma = mvt_smaps_vma(tid, addr, buf, size, &end);
+	if (!vma)
+		return -1;
+	flags = strstr(vma, "VmFlags:");
+	if (!flags)
+		return -1;
+	snprintf(want, sizeof(want), " %s", flag);
+	for (f = strstr(flags, want); f && (!end || f < end);
+	     f = strstr(f + 1, want))
+		if (f[3] == ' ' || f[3] == '\n')
+			return 1;
+	return 0;
+}
+
 int mvt_pagemap(pid_t tid, const void *addr, uint64_t *ent)
 {
 	char path[64];

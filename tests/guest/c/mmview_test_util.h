@@ -56,6 +56,18 @@ long mvt_meminfo_kb(const char *key);
 int64_t mvt_pfn(pid_t tid, const void *addr);
 /* The raw /proc/self/task/<tid>/pagemap entry of addr; 0 or -1. */
 int mvt_pagemap(pid_t tid, const void *addr, uint64_t *ent);
+/*
+ * /proc/self/task/<tid>/smaps, read into buf: the entry of the VMA that
+ * contains addr (its header line; *end is the end of its VmFlags line), or
+ * NULL. The value after "key" in that entry, or -1. Whether its VmFlags
+ * has flag (two letters): 1, 0, or -1 without an entry.
+ */
+const char *mvt_smaps_vma(pid_t tid, const void *addr, char *buf, size_t size,
+			  const char **end);
+long mvt_smaps_value(pid_t tid, const void *addr, const char *key, char *buf,
+		     size_t size);
+int mvt_smaps_flag(pid_t tid, const void *addr, const char *flag, char *buf,
+		   size_t size);
 /* Read a whole small file into buf (NUL terminated); returns length or -1. */
 ssize_t mvt_read_file(const char *path, char *buf, size_t size);
 /* Write a string to a file; returns 0 or -errno. */

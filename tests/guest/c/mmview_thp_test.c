@@ -86,24 +86,8 @@ FIXTURE_TEARDOWN(thp)
 /* AnonHugePages (kB) of the VMA at @p in thread @tid's view, or -1. */
 static long anon_huge_kb(FIXTURE_DATA(thp) *self, pid_t tid, void *p)
 {
-	unsigned long start, end, addr = (unsigned long)p;
-	char path[64];
-	const char *line, *v;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/smaps", tid);
-	if (mvt_read_file(path, self->smaps, SMAPS_SIZE) <= 0)
-		return -1;
-	for (line = self->smaps; line; line = strchr(line, '\n')) {
-		line += *line == '\n';
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, ' ') < strchr(line, '\n') &&
-		    start <= addr && addr < end)
-			break;
-	}
-	if (!line)
-		return -1;
-	v = strstr(line, "AnonHugePages:");
-	return v ? strtol(v + strlen("AnonHugePages:"), NULL, 10) : -1;
+	return mvt_smaps_value(tid, p, "AnonHugePages:", self->smaps,
+			       SMAPS_SIZE);
 }
 
 /* Shared memory in every view, written through one view, read in all. */
