@@ -9,11 +9,16 @@
  *
  * membarrier: registration is per process, in whichever view it is made, and
  * the expedited barriers interrupt the CPUs running threads of any view.
+ *
+ * rseq: the concurrency ids (mm_cid) of threads running at once are unique
+ * across the whole process, whatever view each thread runs in.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <linux/rseq.h>
+#include <stddef.h>
 #include <sched.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -517,6 +522,92 @@ TEST_F_TIMEOUT(futex, membarrier_interrupts_threads_of_other_views, 120)
 	ASSERT_LE(n / 2, after - before)
 		TH_LOG("CPU 1, running view %ld, got %ld IPIs for %d barriers",
 		       self->view[1], after - before, n);
+}
+
+/* glibc's registration of each thread's struct rseq (sys/rseq.h). */
+extern const ptrdiff_t __rseq_offset;
+extern const unsigned int __rseq_size;
+
+static volatile struct rseq *own_rseq(void)
+{
+	return (volatile struct rseq *)((char *)__builtin_thread_pointer() +
+					__rseq_offset);
+}
+
+static int cid_arrived, cid_published, cid_stop;
+
+/* Pinned to CPU @cpu, running, publish this thread's rseq mm_cid. */
+static long w_cid(long cpu, long c, long d, long *out)
+{
+	cpu_set_t set;
+
+	(void)c;
+	(void)d;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -1;
+	__atomic_add_fetch(&cid_arrived, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&cid_arrived, __ATOMIC_ACQUIRE) < NW + 1)
+		;
+	/* Everybody runs: the ids handed out now are in use together. */
+	out[0] = own_rseq()->mm_cid;
+	out[1] = own_rseq()->cpu_id;
+	__atomic_add_fetch(&cid_published, 1, __ATOMIC_ACQ_REL);
+	while (!__atomic_load_n(&cid_stop, __ATOMIC_ACQUIRE))
+		;
+	return 0;
+}
+
+TEST_F_TIMEOUT(futex, rseq_mm_cid_unique_across_views, 120)
+{
+	struct call c[NW];
+	pthread_t th[NW];
+	long cid[NW + 1];
+	cpu_set_t me;
+	int i, j;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < NW + 1)
+		SKIP(return, "needs %d CPUs", NW + 1);
+	/*
+	 * glibc registers the original 32-byte area, which has mm_cid, and
+	 * tells only its feature size (20) in __rseq_size, or 0 if it did not
+	 * register.
+	 */
+	if (!__rseq_size)
+		SKIP(return, "glibc has not registered rseq");
+	CPU_ZERO(&me);
+	CPU_SET(0, &me);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(me), &me));
+	cid_arrived = 0;
+	cid_published = 0;
+	cid_stop = 0;
+	/* Worker 0 in the base, workers 1 and 2 alone in views of their own. */
+	for (i = 0; i < NW; i++) {
+		c[i] = (struct call){ .ch = &self->w[i].ch, .fn = w_cid,
+				      .arg = i + 1 };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, call_rpc, &c[i]));
+	}
+	__atomic_add_fetch(&cid_arrived, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&cid_published, __ATOMIC_ACQUIRE) < NW)
+		usleep(1000);
+	cid[NW] = own_rseq()->mm_cid;
+	__atomic_store_n(&cid_stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < NW; i++) {
+		pthread_join(th[i], NULL);
+		ASSERT_EQ(0, c[i].res.rpc);
+		ASSERT_EQ(0, c[i].res.ret);
+		ASSERT_EQ(i + 1, c[i].res.out[1]);
+		cid[i] = c[i].res.out[0];
+	}
+	TH_LOG("cids: base %ld (worker 0), view %ld: %ld, view %ld: %ld, base %ld (main)",
+	       cid[0], self->view[1], cid[1], self->view[2], cid[2], cid[NW]);
+	for (i = 0; i <= NW; i++) {
+		/* Compact: below the number of threads running at once. */
+		ASSERT_GT(NW + 1, cid[i]);
+		for (j = 0; j < i; j++)
+			ASSERT_NE(cid[j], cid[i]);
+	}
 }
 
 TEST_HARNESS_MAIN
