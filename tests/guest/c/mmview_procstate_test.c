@@ -4,14 +4,16 @@
  * another view does not shed it: the dumpable mode, the coredump filter,
  * MDWE, PR_SET_THP_DISABLE, KSM's PR_SET_MEMORY_MERGE, seccomp filters and
  * no_new_privs (TSYNC from a view), protection keys (pkey_alloc/pkey_free
- * and pkey_mprotect on shared and unshared ranges), the x86 LDT, and the
- * overcommit charge (Committed_AS counts the process's memory once).
+ * and pkey_mprotect on shared and unshared ranges), the x86 LDT, the
+ * overcommit charge (Committed_AS counts the process's memory once), and what
+ * prctl(PR_SET_MM) describes (argument bounds, auxv, exe_file).
  *
  * Worker i runs in view i (worker 0 and the main thread in the base). Each
  * change is made from one view and observed from the others.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <linux/auxvec.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -511,5 +514,93 @@ TEST_F_TIMEOUT(procstate, ldt_is_process_wide, 300)
 	ASSERT_EQ(view, WOK(WCH(0), MVT_MIGRATE, 0));
 }
 #endif
+
+/* MVT_CALL: prctl(PR_SET_MM, opt, addr, len, 0) in the worker. */
+static long w_set_mm(long opt, long addr, long len, long *out)
+{
+	(void)out;
+	return prctl(PR_SET_MM, opt, addr, len, 0L);
+}
+
+/* Copied into shared anonymous memory: /proc reads only anonymous args. */
+static const char new_cmdline[] = "mmview\0set\0by\0view";
+
+/* /proc/self/task/TID/cmdline of @tid into @buf: its length. */
+static ssize_t cmdline_of(pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/cmdline", tid);
+	return mvt_read_file(path, buf, size);
+}
+
+/*
+ * PR_SET_MM from a view changes what every thread's /proc/.../cmdline and
+ * auxv show, and it fails with the errno of a process without views.
+ */
+TEST_F_TIMEOUT(procstate, prctl_set_mm_is_process_wide, 300)
+{
+	unsigned long auxv[4] = { AT_PAGESZ, 12345, AT_NULL, 0 };
+	unsigned long start = (unsigned long)self->sh;
+	unsigned long got[4];
+	pid_t tids[NW + 1];
+	struct mvt_res r;
+	char path[64], buf[256];
+	int i, fd;
+
+	for (i = 0; i < NW; i++)
+		tids[i] = self->tid[i];
+	tids[NW] = mvt_gettid();
+	memcpy(self->sh, new_cmdline, sizeof(new_cmdline));
+
+	/* Argument bounds, from view 1. */
+	r = WRPC(WCH(1), MVT_CALL, (long)w_set_mm, PR_SET_MM_ARG_START, start,
+		 0);
+	ASSERT_EQ(0, r.ret) TH_LOG("PR_SET_MM_ARG_START: %s", strerror(r.err));
+	r = WRPC(WCH(1), MVT_CALL, (long)w_set_mm, PR_SET_MM_ARG_END,
+		 start + sizeof(new_cmdline), 0);
+	ASSERT_EQ(0, r.ret) TH_LOG("PR_SET_MM_ARG_END: %s", strerror(r.err));
+	for (i = 0; i <= NW; i++) {
+		memset(buf, 0, sizeof(buf));
+		ASSERT_EQ((ssize_t)sizeof(new_cmdline),
+			  cmdline_of(tids[i], buf, sizeof(buf)))
+			TH_LOG("thread %d (view %ld)", i,
+			       i < NW ? self->view[i] : 0L);
+		ASSERT_EQ(0, memcmp(buf, new_cmdline, sizeof(new_cmdline)));
+	}
+
+	/* A bad address fails as without views and changes nothing. */
+	r = WRPC(WCH(2), MVT_CALL, (long)w_set_mm, PR_SET_MM_ARG_START, 1, 0);
+	ASSERT_EQ(-1, r.ret);
+	ASSERT_EQ(EINVAL, r.err);
+	ASSERT_EQ((ssize_t)sizeof(new_cmdline),
+		  cmdline_of(tids[NW], buf, sizeof(buf)));
+
+	/* The saved auxiliary vector, from view 2. */
+	r = WRPC(WCH(2), MVT_CALL, (long)w_set_mm, PR_SET_MM_AUXV,
+		 (long)auxv, sizeof(auxv));
+	ASSERT_EQ(0, r.ret) TH_LOG("PR_SET_MM_AUXV: %s", strerror(r.err));
+	for (i = 0; i <= NW; i++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/auxv",
+			 tids[i]);
+		ASSERT_LE((ssize_t)sizeof(got),
+			  mvt_read_file(path, buf, sizeof(buf)));
+		memcpy(got, buf, sizeof(got));
+		ASSERT_EQ((unsigned long)AT_PAGESZ, got[0]);
+		ASSERT_EQ(12345UL, got[1])
+			TH_LOG("thread %d (view %ld)", i,
+			       i < NW ? self->view[i] : 0L);
+	}
+
+	/* The running executable is mapped: EBUSY from any view. */
+	fd = open("/proc/self/exe", O_RDONLY);
+	ASSERT_LE(0, fd);
+	r = WRPC(WCH(1), MVT_CALL, (long)w_set_mm, PR_SET_MM_EXE_FILE, fd, 0);
+	ASSERT_EQ(-1, r.ret);
+	ASSERT_EQ(EBUSY, r.err);
+	ASSERT_EQ(-1, prctl(PR_SET_MM, PR_SET_MM_EXE_FILE, fd, 0L, 0L));
+	ASSERT_EQ(EBUSY, errno);
+	close(fd);
+}
 
 TEST_HARNESS_MAIN
