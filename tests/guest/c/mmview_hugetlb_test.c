@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Private hugetlb mappings (MAP_PRIVATE | MAP_HUGETLB) with views: like any
+ * private memory that is not unshared, a huge page is one page of the
+ * process, the same in every view, whichever view maps, touches or writes
+ * it; the pages reserved at mmap() are the process's, so a fault from any
+ * view uses them; and copy-on-write after fork() with an exhausted pool
+ * behaves as without views (the mapping's owner keeps its page); a child
+ * forked from a view keeps what the page held at the fork. Unsharing part of
+ * a huge page unshares the whole page, copy-on-write per view.
+ *
+ * Worker i runs in view i (worker 0 in the base, like the main thread).
+ * The guest's pool has POOL 2 MiB pages.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mvt_harness.h"
+#include "mmview_test_util.h"
+
+#define NW	3	/* worker i runs in view i; worker 0 in base */
+#define HPAGE	(2UL << 20)
+#define POOL	4
+
+FIXTURE(hugetlb) {
+	struct mvt_worker w[NW];
+	long view[NW];
+	long free0;	/* HugePages_Free before the test */
+};
+
+#define WCH(i) (&self->w[i].ch)
+
+/* MVT_CALL: a private anonymous hugetlb mapping of @len bytes. */
+static long w_mmap_huge(long len, long unused1, long unused2, long *out)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+
+	(void)unused1;
+	(void)unused2;
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
+
+static long huge_free(void)
+{
+	return mvt_meminfo_kb("HugePages_Free");
+}
+
+FIXTURE_SETUP(hugetlb)
+{
+	char buf[32];
+	int i;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	snprintf(buf, sizeof(buf), "%d", POOL);
+	mvt_write_file("/proc/sys/vm/nr_hugepages", buf);
+	if (mvt_meminfo_kb("HugePages_Total") < POOL ||
+	    mvt_meminfo_kb("Hugepagesize") != (long)(HPAGE >> 10))
+		SKIP(return, "no pool of %d 2 MiB pages in this guest", POOL);
+	self->free0 = huge_free();
+	ASSERT_EQ(POOL, self->free0);
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0, mvt_worker_start(&self->w[i]));
+	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
+}
+
+FIXTURE_TEARDOWN(hugetlb)
+{
+	mvt_workers_stop_views(self->w, self->view, NW);
+	mvt_write_file("/proc/sys/vm/nr_hugepages", "0");
+}
+
+/* Every worker and the main thread read @want at @p, from one page. */
+static void expect_everywhere(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(hugetlb) *self, char *p, long want)
+{
+	int64_t pfn;
+	int i;
+
+	ASSERT_EQ(want, *(volatile long *)p);
+	pfn = mvt_pfn(mvt_gettid(), p);
+	ASSERT_LT(0, pfn);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(want, WRPC(WCH(i), MVT_LOAD, (long)p).ret)
+			TH_LOG("view %ld reads another value", self->view[i]);
+		ASSERT_EQ(pfn, WRPC(WCH(i), MVT_PFN, (long)p).ret)
+			TH_LOG("view %ld maps another page", self->view[i]);
+	}
+}
+
+/* Mapped from view 1, written from view 2 and the base: one page. */
+TEST_F_TIMEOUT(hugetlb, private_page_is_one_page_in_every_view, 120)
+{
+	char *p;
+
+	p = (char *)WOK(WCH(1), MVT_CALL, (long)w_mmap_huge, HPAGE);
+	WOK(WCH(2), MVT_STORE, (long)p + 4096, 0x2222);
+	expect_everywhere(_metadata, self, p + 4096, 0x2222);
+	*(volatile long *)p = 0x1111;
+	expect_everywhere(_metadata, self, p, 0x1111);
+	ASSERT_EQ(0x2222, WRPC(WCH(1), MVT_LOAD, (long)p + 4096).ret);
+	/* One huge page for the process, not one per view. */
+	ASSERT_EQ(self->free0 - 1, huge_free());
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, (long)p, HPAGE));
+	ASSERT_EQ(self->free0, huge_free());
+}
+
+/* A page written before a view exists stays shared with the new view. */
+TEST_F_TIMEOUT(hugetlb, existing_page_is_shared_with_a_new_view, 120)
+{
+	char *p;
+	long v;
+
+	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0x3333;
+	v = mmview_create();
+	ASSERT_LT(0, v);
+	ASSERT_EQ(self->view[2], WOK(WCH(2), MVT_MIGRATE, v));
+	ASSERT_EQ(0x3333, WRPC(WCH(2), MVT_LOAD, (long)p).ret);
+	WOK(WCH(2), MVT_STORE, (long)p, 0x4444);
+	ASSERT_EQ(0x4444, *(volatile long *)p);
+	expect_everywhere(_metadata, self, p, 0x4444);
+	ASSERT_EQ(self->free0 - 1, huge_free());
+	ASSERT_EQ(v, WOK(WCH(2), MVT_MIGRATE, self->view[2]));
+	ASSERT_EQ(0, mmview_delete(v));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Pages reserved by an mmap() from view 1 serve faults from every view, even
+ * when no page outside the reservation is left; a further mapping fails as
+ * it would without views.
+ */
+TEST_F_TIMEOUT(hugetlb, reservation_serves_every_view, 120)
+{
+	long rsvd0 = mvt_meminfo_kb("HugePages_Rsvd");
+	struct mvt_res r;
+	char *p;
+
+	p = (char *)WOK(WCH(1), MVT_CALL, (long)w_mmap_huge, POOL * HPAGE);
+	ASSERT_EQ(rsvd0 + POOL, mvt_meminfo_kb("HugePages_Rsvd"));
+	r = WRPC(WCH(2), MVT_CALL, (long)w_mmap_huge, HPAGE);
+	ASSERT_EQ(-1, r.ret);
+	ASSERT_EQ(ENOMEM, r.err);
+
+	WOK(WCH(2), MVT_STORE, (long)p, 0x10);
+	WOK(WCH(0), MVT_STORE, (long)p + HPAGE, 0x11);
+	*(volatile long *)(p + 2 * HPAGE) = 0x12;
+	WOK(WCH(1), MVT_STORE, (long)p + 3 * HPAGE, 0x13);
+	ASSERT_EQ(0, huge_free());
+	ASSERT_EQ(rsvd0, mvt_meminfo_kb("HugePages_Rsvd"));
+	expect_everywhere(_metadata, self, p, 0x10);
+	expect_everywhere(_metadata, self, p + HPAGE, 0x11);
+	expect_everywhere(_metadata, self, p + 2 * HPAGE, 0x12);
+	expect_everywhere(_metadata, self, p + 3 * HPAGE, 0x13);
+
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, (long)p,
+			 POOL * HPAGE));
+	ASSERT_EQ(self->free0, huge_free());
+	ASSERT_EQ(rsvd0, mvt_meminfo_kb("HugePages_Rsvd"));
+}
+
+/*
+ * After fork(), the child shares the page copy-on-write. With the pool
+ * exhausted, a store from view 1 still succeeds, as a store of the mapping's
+ * owner does without views, and every view sees it.
+ */
+TEST_F_TIMEOUT(hugetlb, cow_with_exhausted_pool, 120)
+{
+	int pipefd[2];
+	char *p, *rest;
+	pid_t child;
+	int status;
+
+	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0x5555;
+	rest = (char *)w_mmap_huge((POOL - 1) * HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, rest);
+	memset(rest, 1, (POOL - 1) * HPAGE);
+	ASSERT_EQ(0, huge_free());
+
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		char c;
+
+		close(pipefd[1]);
+		_exit(read(pipefd[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(pipefd[0]);
+
+	ASSERT_EQ(0x5555, WRPC(WCH(2), MVT_LOAD, (long)p).ret);
+	WOK(WCH(1), MVT_STORE, (long)p, 0x6666);
+	expect_everywhere(_metadata, self, p, 0x6666);
+	ASSERT_EQ(0, huge_free());
+
+	close(pipefd[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	munmap(rest, (POOL - 1) * HPAGE);
+	munmap(p, HPAGE);
+	ASSERT_EQ(self->free0, huge_free());
+}
+
+/*
+ * A child forked from view 2 keeps the page as it was at the fork, while
+ * the parent's stores from any view stay visible in all of its views.
+ */
+TEST_F_TIMEOUT(hugetlb, fork_from_a_view_keeps_the_childs_snapshot, 120)
+{
+	struct mvt_child c;
+	int status;
+	char *p;
+
+	p = (char *)WOK(WCH(1), MVT_CALL, (long)w_mmap_huge, HPAGE);
+	WOK(WCH(2), MVT_STORE, (long)p, 0x7777);
+	ASSERT_EQ(0, mvt_child_pipes(&c));
+	c.pid = (pid_t)WOK(WCH(2), MVT_FORK, c.cmd_rd, c.rsp_wr, c.ch.cmd_wr);
+	ASSERT_LT(0, c.pid);
+
+	WOK(WCH(2), MVT_STORE, (long)p, 0x8888);
+	expect_everywhere(_metadata, self, p, 0x8888);
+	ASSERT_EQ(0x7777, WRPC(&c.ch, MVT_LOAD, (long)p).ret)
+		TH_LOG("the child sees the parent's store");
+	WOK(&c.ch, MVT_STORE, (long)p, 0x9999);
+	expect_everywhere(_metadata, self, p, 0x8888);
+
+	status = mvt_child_finish(&c);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_munmap, (long)p, HPAGE));
+	ASSERT_EQ(self->free0, huge_free());
+}
+
+/*
+ * mmview_unshare() of 4 KiB inside a huge page, before any view exists,
+ * unshares the whole huge page: each view then has its own copy of all of
+ * it, while the next huge page of the mapping stays shared.
+ */
+TEST(unshare_takes_whole_huge_pages)
+{
+	struct mvt_worker w;
+	char buf[32];
+	char *p;
+	long v;
+
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	snprintf(buf, sizeof(buf), "%d", POOL);
+	mvt_write_file("/proc/sys/vm/nr_hugepages", buf);
+	if (huge_free() < 3)
+		SKIP(return, "no pool of 2 MiB pages in this guest");
+	p = (char *)w_mmap_huge(2 * HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0xa;
+	*(volatile long *)(p + HPAGE) = 0xb;
+	ASSERT_EQ(0, mmview_unshare(p + 4096, 4096));
+	ASSERT_EQ(0, mvt_worker_start(&w));
+	v = mmview_create();
+	ASSERT_LT(0, v);
+	ASSERT_EQ(0, WOK(&w.ch, MVT_MIGRATE, v));
+
+	/* The snapshot, then stores that stay in their view. */
+	ASSERT_EQ(0xa, WRPC(&w.ch, MVT_LOAD, (long)p).ret);
+	WOK(&w.ch, MVT_STORE, (long)p, 0xc);
+	WOK(&w.ch, MVT_STORE, (long)p + HPAGE - 8, 0xf);
+	*(volatile long *)(p + 8) = 0xd;
+	ASSERT_EQ(0xa, *(volatile long *)p);
+	ASSERT_EQ(0, *(volatile long *)(p + HPAGE - 8));
+	ASSERT_EQ(0, WRPC(&w.ch, MVT_LOAD, (long)p + 8).ret);
+	ASSERT_EQ(0xc, WRPC(&w.ch, MVT_LOAD, (long)p).ret);
+	/* The next huge page is shared. */
+	WOK(&w.ch, MVT_STORE, (long)p + HPAGE, 0xe);
+	ASSERT_EQ(0xe, *(volatile long *)(p + HPAGE));
+
+	ASSERT_EQ(v, WOK(&w.ch, MVT_MIGRATE, 0));
+	ASSERT_EQ(0, mvt_worker_stop(&w));
+	ASSERT_EQ(0, mmview_delete(v));
+	munmap(p, 2 * HPAGE);
+	mvt_write_file("/proc/sys/vm/nr_hugepages", "0");
+}
+
+TEST_HARNESS_MAIN
