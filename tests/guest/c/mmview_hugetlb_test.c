@@ -294,4 +294,50 @@ TEST(unshare_takes_whole_huge_pages)
 	mvt_write_file("/proc/sys/vm/nr_hugepages", "0");
 }
 
+/* MVT_CALL: MAP_PRIVATE of the hugetlbfs file @fd, @len bytes. */
+static long w_mmap_file(long fd, long len, long unused, long *out)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+
+	(void)unused;
+	(void)out;
+	return p == MAP_FAILED ? -1 : (long)p;
+}
+
+/*
+ * A private mapping of a hugetlbfs file (memfd with MFD_HUGETLB), made in
+ * view 1: every view reads the file's page, a store from view 2 copies it
+ * once for the process (every view sees the copy) and leaves the file alone.
+ */
+TEST_F_TIMEOUT(hugetlb, private_file_mapping_copies_once, 120)
+{
+	char *shared, *p;
+	int fd;
+
+	fd = memfd_create("mmview-huge", MFD_HUGETLB);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, HPAGE));
+	shared = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	*(volatile long *)shared = 0xf11e;
+	ASSERT_EQ(self->free0 - 1, huge_free());
+
+	p = (char *)WOK(WCH(1), MVT_CALL, (long)w_mmap_file, fd, HPAGE);
+	/* Reads map the file's page in every view. */
+	expect_everywhere(_metadata, self, p, 0xf11e);
+	ASSERT_EQ(mvt_pfn(mvt_gettid(), shared), mvt_pfn(mvt_gettid(), p));
+
+	WOK(WCH(2), MVT_STORE, (long)p, 0xc0b);
+	expect_everywhere(_metadata, self, p, 0xc0b);
+	ASSERT_NE(mvt_pfn(mvt_gettid(), shared), mvt_pfn(mvt_gettid(), p));
+	ASSERT_EQ(0xf11e, *(volatile long *)shared);
+	/* One copy for the process. */
+	ASSERT_EQ(self->free0 - 2, huge_free());
+
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_munmap, (long)p, HPAGE));
+	munmap(shared, HPAGE);
+	close(fd);
+	ASSERT_EQ(self->free0, huge_free());
+}
+
 TEST_HARNESS_MAIN
