@@ -4,7 +4,8 @@
  * shared and unshared memory), munmap, mremap (move, grow, shrink), brk,
  * mprotect (shared ranges everywhere, unshared ranges in the calling view
  * only), madvise advice that changes VMA flags, mlock/munlock/mlockall,
- * mseal and shmat/shmdt, called from a thread in a non-base view.
+ * mseal and shmat/shmdt, and moving the vDSO, called from a thread in a
+ * non-base view.
  *
  * After each call, /proc/self/task/TID/maps of threads in different views
  * list the same mappings (unshared ranges excepted where the rule says so),
@@ -13,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -729,6 +731,119 @@ TEST_F_TIMEOUT(layout, many_views_mmap_munmap, 300)
 	expect_same_maps(_metadata, self, RANGE(p, len), "munmap with 14 views");
 	for (i = 0; i < 12; i++)
 		ASSERT_EQ(0, mmview_delete(extra[i]));
+}
+
+/* The vDSO block ([vvar*] and [vdso]) of the caller's view: its VMAs. */
+struct vdso_block {
+	unsigned long start[4], end[4];
+	int n;
+};
+
+static int find_vdso(const char *maps, struct vdso_block *b)
+{
+	const char *line = maps;
+
+	b->n = 0;
+	while (line && *line) {
+		unsigned long a, e;
+
+		if (sscanf(line, "%lx-%lx", &a, &e) == 2 &&
+		    (strstr(line, "[vvar") || strstr(line, "[vdso]")) &&
+		    strchr(line, '\n') > strstr(line, "[v")) {
+			if (b->n == 4 || (b->n && b->end[b->n - 1] != a))
+				return -1;	/* not one block */
+			b->start[b->n] = a;
+			b->end[b->n++] = e;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return b->n ? 0 : -1;
+}
+
+/*
+ * MVT_CALL: move the vDSO block @b to @dst, VMA by VMA, as CRIU does. Nothing
+ * may call into the vDSO meanwhile: no clock_gettime() here.
+ */
+static long call_move_vdso(long b_, long dst, long d, long *out)
+{
+	struct vdso_block *b = (struct vdso_block *)b_;
+	int i;
+
+	(void)d;
+	(void)out;
+	for (i = 0; i < b->n; i++) {
+		unsigned long len = b->end[i] - b->start[i];
+		void *to = (void *)(dst + (b->start[i] - b->start[0]));
+
+		if (mremap((void *)b->start[i], len, len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, to) != to)
+			return -1;
+	}
+	return 0;
+}
+
+static volatile int got_signal;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	got_signal++;
+}
+
+/*
+ * The vDSO moved by mremap() from view 1 is at its new place in every view,
+ * and threads of every view return from signal handlers (the arm64 return
+ * trampoline is in the vDSO, found through the mm of the thread's view).
+ * glibc keeps the vDSO's old function addresses, so until the base moves it
+ * back nothing may call them: no RPCs (they read the clock), only signals.
+ */
+TEST_F_TIMEOUT(layout, vdso_moved_from_a_view, 300)
+{
+	struct sigaction sa = { .sa_handler = on_signal,
+				.sa_flags = SA_RESTART };
+	struct vdso_block b, moved;
+	unsigned long len;
+	struct mvt_res r;
+	int k, before, spins;
+	char *dst;
+
+	read_maps(_metadata, self->tid[1], self->maps_a);
+	if (find_vdso(self->maps_a, &b))
+		SKIP(return, "no vDSO block in this guest");
+	len = b.end[b.n - 1] - b.start[0];
+	dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+
+	r = WRPC(WCH(1), MVT_CALL, (long)call_move_vdso, (long)&b, (long)dst);
+	ASSERT_EQ(0, r.ret) TH_LOG("mremap of the vDSO: %s", strerror(r.err));
+	expect_same_maps(_metadata, self, RANGE(dst, len), "vDSO moved");
+	expect_same_maps(_metadata, self, RANGE(b.start[0], len), "vDSO left");
+	read_maps(_metadata, self->tid[2], self->maps_b);
+	ASSERT_EQ(0, find_vdso(self->maps_b, &moved));
+	ASSERT_EQ((unsigned long)dst, moved.start[0]);
+
+	for (k = 0; k < NW; k++) {
+		before = got_signal;
+		ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), self->tid[k],
+				     SIGUSR1));
+		for (spins = 0; got_signal == before && spins < 10000; spins++)
+			usleep(1000);
+		ASSERT_EQ(before + 1, got_signal)
+			TH_LOG("view %ld: no return from the handler",
+			       self->view[k]);
+	}
+	before = got_signal;
+	ASSERT_EQ(0, raise(SIGUSR1));
+	ASSERT_EQ(before + 1, got_signal);
+
+	/* Back, from the base, for glibc's sake; then the workers answer. */
+	ASSERT_EQ(0, call_move_vdso((long)&moved, (long)b.start[0], 0, NULL));
+	expect_same_maps(_metadata, self, RANGE(b.start[0], len), "vDSO back");
+	for (k = 0; k < NW; k++)
+		ASSERT_EQ(0, WRPC(WCH(k), MVT_NOP).ret);
 }
 
 TEST_HARNESS_MAIN
