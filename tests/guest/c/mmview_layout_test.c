@@ -519,6 +519,32 @@ TEST_F_TIMEOUT(layout, stack_growth_in_every_view, 300)
 	expect_shared(_metadata, self, (volatile long *)p, 0xc00, "stack page");
 }
 
+/*
+ * A write below the stack through /proc/PID/task/TID/mem of a thread in
+ * view 1, as a debugger does, grows the stack of every view.
+ */
+TEST_F_TIMEOUT(layout, stack_growth_through_proc_mem, 300)
+{
+	unsigned long start, end;
+	char line[256], path[64];
+	long v = 0xd00, p;
+	int fd;
+
+	stack_line(_metadata, mvt_gettid(), self->maps_a, line, sizeof(line));
+	ASSERT_EQ(2, sscanf(line, "%lx-%lx", &start, &end));
+	p = (long)start - 16 * (long)self->ps;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/mem", self->tid[1]);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)sizeof(v), pwrite(fd, &v, sizeof(v), p))
+		TH_LOG("write below the stack through view %ld: %s",
+		       self->view[1], strerror(errno));
+	close(fd);
+	expect_same_stack(_metadata, self, "grown through /proc/PID/mem");
+	ASSERT_EQ(0xd00, *(volatile long *)p);
+	expect_shared(_metadata, self, (volatile long *)p, 0xd00, "stack page");
+}
+
 static long call_mremap_dontunmap(long addr, long len, long d, long *out)
 {
 	(void)d;
