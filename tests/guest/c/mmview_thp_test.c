@@ -4,6 +4,11 @@
  * khugepaged collapse shared memory in the base view, which holds its one
  * copy, so every view keeps seeing the same pages; unshared memory
  * collapses in the calling view only and keeps its contents per view.
+ *
+ * Huge pages made by faults are the process's too: a huge zero page read in
+ * one view and written in another, an mTHP (64 KiB) first touched from a
+ * view, and a THP split by MADV_DONTNEED or mprotect() of part of it from a
+ * view stay one set of pages for every view.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -189,6 +194,132 @@ TEST_F_TIMEOUT(thp, khugepaged_collapses_in_the_base, 300)
 	expect_shared(_metadata, self, 0x44, 1);
 	expect_shared(_metadata, self, 0x55, 2);
 	expect_unshared(_metadata, self);
+}
+
+/* @len bytes at a huge page boundary, MADV_HUGEPAGE, untouched. */
+static char *map_huge(size_t len)
+{
+	char *a = map_aligned(len);
+
+	if (!a || madvise(a, len, MADV_HUGEPAGE))
+		return NULL;
+	return a;
+}
+
+/* The page at @p is the same one in every view; its pfn. */
+static int64_t expect_same_pfn(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(thp) *self, char *p)
+{
+	int64_t pfn = mvt_pfn(mvt_gettid(), p);
+	int i;
+
+	EXPECT_LT(0, pfn);
+	for (i = 0; i < NW; i++) {
+		WRPC(WCH(i), MVT_LOAD, (long)p);
+		EXPECT_EQ(pfn, WRPC(WCH(i), MVT_PFN, (long)p).ret)
+			TH_LOG("view %ld maps another page at %p",
+			       self->view[i], p);
+	}
+	return pfn;
+}
+
+/* Read as the huge zero page through view 1, written through view 2. */
+TEST_F_TIMEOUT(thp, huge_zero_page_then_write, 300)
+{
+	char *q;
+	int i;
+
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/use_zero_page",
+		       "1");
+	q = map_huge(HPAGE);
+	ASSERT_NE(NULL, q);
+	ASSERT_EQ(0, WRPC(WCH(1), MVT_LOAD, (long)q + 4096).ret);
+	ASSERT_EQ(0, *(volatile long *)(q + 8192));
+	WOK(WCH(2), MVT_STORE, (long)q + 4096, 0x2e0);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0x2e0, WRPC(WCH(i), MVT_LOAD, (long)q + 4096).ret)
+			TH_LOG("view %ld", self->view[i]);
+		ASSERT_EQ(0, WRPC(WCH(i), MVT_LOAD, (long)q + 8192).ret);
+	}
+	ASSERT_EQ(0x2e0, *(volatile long *)(q + 4096));
+	expect_same_pfn(_metadata, self, q + 4096);
+}
+
+#define MTHP_DIR "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/"
+
+/* A 64 KiB mTHP first touched from view 1: one folio for every view. */
+TEST_F_TIMEOUT(thp, mthp_first_touch_from_a_view, 300)
+{
+	long before, after;
+	int64_t pfn0, pfn;
+	char buf[64];
+	char *q;
+	int i;
+
+	if (mvt_write_file(MTHP_DIR "enabled", "always"))
+		SKIP(return, "no 64 KiB mTHP in this kernel");
+	mvt_read_file(MTHP_DIR "stats/anon_fault_alloc", buf, sizeof(buf));
+	before = atol(buf);
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "never");
+	q = map_huge(HPAGE);	/* 2 MiB pages are off: "never" above */
+	ASSERT_NE(NULL, q);
+
+	WOK(WCH(1), MVT_STORE, (long)q + 3 * 4096, 0x64);
+	mvt_read_file(MTHP_DIR "stats/anon_fault_alloc", buf, sizeof(buf));
+	after = atol(buf);
+	mvt_write_file(MTHP_DIR "enabled", "never");
+	ASSERT_EQ(before + 1, after) TH_LOG("the fault made no 64 KiB folio");
+
+	/* All 16 pages: the folio's, the same in every view. */
+	pfn0 = expect_same_pfn(_metadata, self, q);
+	for (i = 1; i < 16; i++) {
+		pfn = expect_same_pfn(_metadata, self, q + i * 4096);
+		ASSERT_EQ(pfn0 + i, pfn);
+	}
+	ASSERT_EQ(0x64, *(volatile long *)(q + 3 * 4096));
+	WOK(WCH(2), MVT_STORE, (long)q + 9 * 4096, 0x65);
+	ASSERT_EQ(0x65, *(volatile long *)(q + 9 * 4096));
+	ASSERT_EQ(0x65, WRPC(WCH(1), MVT_LOAD, (long)q + 9 * 4096).ret);
+	ASSERT_EQ(pfn0 + 9, expect_same_pfn(_metadata, self, q + 9 * 4096));
+}
+
+/* A THP split by MADV_DONTNEED and mprotect() of 4 KiB from views. */
+TEST_F_TIMEOUT(thp, split_from_a_view, 300)
+{
+	char *q;
+	int i;
+
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	q = map_huge(HPAGE);
+	ASSERT_NE(NULL, q);
+	ASSERT_EQ(0, WOK(WCH(1), MVT_FILL, (long)q, HPAGE, 0x5b));
+	if (anon_huge_kb(self, mvt_gettid(), q) < (long)(HPAGE >> 10))
+		SKIP(return, "no THP for the range");
+
+	ASSERT_EQ(0, WOK(WCH(2), MVT_SYSCALL, SYS_madvise, (long)q + 3 * 4096,
+			 4096, MADV_DONTNEED));
+	ASSERT_EQ(0, WRPC(WCH(2), MVT_SYSCALL, SYS_mprotect,
+			  (long)q + 7 * 4096, 4096, PROT_READ).ret);
+	for (i = 0; i < NW; i++) {
+		ASSERT_EQ(0, WRPC(WCH(i), MVT_LOAD, (long)q + 3 * 4096).ret)
+			TH_LOG("view %ld still maps the dropped page",
+			       self->view[i]);
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)q, 3 * 4096, 0x5b));
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)q + 4 * 4096,
+				 HPAGE - 4 * 4096, 0x5b));
+	}
+	ASSERT_EQ(0, *(volatile long *)(q + 3 * 4096));
+	expect_same_pfn(_metadata, self, q + 4 * 4096);
+	expect_same_pfn(_metadata, self, q + 7 * 4096);
+	/* Read-only in every view now; the page after it is writable. */
+	WOK(WCH(1), MVT_STORE, (long)q + 8 * 4096, 0x5c);
+	ASSERT_EQ(0x5c, *(volatile long *)(q + 8 * 4096));
+	ASSERT_EQ(0x5c, WRPC(WCH(2), MVT_LOAD, (long)q + 8 * 4096).ret);
+	ASSERT_EQ(0, mvt_smaps_flag(self->tid[2], q + 7 * 4096, "wr",
+				    self->smaps, SMAPS_SIZE));
+	ASSERT_EQ(1, mvt_smaps_flag(self->tid[1], q + 8 * 4096, "wr",
+				    self->smaps, SMAPS_SIZE));
 }
 
 TEST_HARNESS_MAIN
