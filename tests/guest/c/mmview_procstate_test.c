@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <linux/auxvec.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef __x86_64__
@@ -601,6 +602,49 @@ TEST_F_TIMEOUT(procstate, prctl_set_mm_is_process_wide, 300)
 	ASSERT_EQ(-1, prctl(PR_SET_MM, PR_SET_MM_EXE_FILE, fd, 0L, 0L));
 	ASSERT_EQ(EBUSY, errno);
 	close(fd);
+}
+
+/* VmSize (kB) of thread @tid's view. */
+static long vm_size_kb(pid_t tid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	if (mvt_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "VmSize:");
+	return p ? strtol(p + 7, NULL, 10) : -1;
+}
+
+/*
+ * RLIMIT_AS counts the process's mappings once, whichever view maps them:
+ * every view has the same VmSize, and a mapping beyond the limit fails
+ * from any view as without views.
+ */
+TEST_F_TIMEOUT(procstate, rlimit_as_counts_a_mapping_once, 300)
+{
+	long mb = 1L << 20, base_kb = vm_size_kb(mvt_gettid());
+	struct rlimit rl;
+	struct mvt_res r;
+	int i;
+
+	ASSERT_LT(0, base_kb);
+	rl.rlim_cur = rl.rlim_max = base_kb * 1024 + 64 * mb;
+	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &rl));
+
+	r = WRPC(WCH(1), MVT_CALL, (long)w_mmap_private, 32 * mb);
+	ASSERT_NE(-1, r.ret) TH_LOG("32 MiB from view 1: %s", strerror(r.err));
+	ASSERT_NE(MAP_FAILED, mmap(NULL, 24 * mb, PROT_READ,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	r = WRPC(WCH(2), MVT_CALL, (long)w_mmap_private, 16 * mb);
+	ASSERT_EQ(-1, r.ret);
+	ASSERT_EQ(ENOMEM, r.err);
+	for (i = 0; i < NW; i++) {
+		long view = self->view[i];
+
+		ASSERT_EQ(base_kb + 56 * 1024, vm_size_kb(self->tid[i]))
+			TH_LOG("VmSize of view %ld", view);
+	}
 }
 
 TEST_HARNESS_MAIN
