@@ -10,7 +10,10 @@
  *  - a breakpoint poked into shared text through one view traps a thread
  *    of another view;
  *  - process_vm_readv()/process_vm_writev() on a thread's TID use that
- *    thread's view.
+ *    thread's view;
+ *  - a uprobe on a function of the (shared) text hits in every view, and
+ *    the one XOL area it executes the probed instruction from is mapped at
+ *    the same address in every view.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -250,6 +254,145 @@ TEST_F_TIMEOUT(debug, ptrace_and_process_vm_access_across_views, 300)
 	ASSERT_EQ(0, status);
 	/* The text is back in every view. */
 	ASSERT_EQ(42, WRPC(WCH(0), MVT_CALL, (long)bp_target, 41).ret);
+}
+
+#define TRACEFS "/sys/kernel/tracing/"
+
+/*
+ * The probed function, in assembly so that the probed first instruction is
+ * one the kernel executes out of line (x86 emulates endbr64, nops, pushes
+ * and branches without the XOL area): uprobe_target(b, ...) == 2 * b.
+ */
+long uprobe_target(long b, long c, long d, long *out);
+__asm__(".text\n"
+	".globl uprobe_target\n"
+	".type uprobe_target, @function\n"
+	"uprobe_target:\n"
+#ifdef __x86_64__
+	"	lea (%rdi,%rdi,1), %rax\n"
+	"	ret\n"
+#else
+	"	add x0, x0, x0\n"
+	"	ret\n"
+#endif
+	".size uprobe_target, . - uprobe_target\n");
+
+/* File offset of @fn in the executable mapping that holds it; its path. */
+static long text_offset(void *fn, char *path, size_t size)
+{
+	static char maps[65536];
+	unsigned long a, e, off;
+	char *line = maps, *name;
+
+	if (mvt_read_file("/proc/self/maps", maps, sizeof(maps)) <= 0)
+		return -1;
+	while (line && *line) {
+		if (sscanf(line, "%lx-%lx %*s %lx", &a, &e, &off) == 3 &&
+		    a <= (unsigned long)fn && (unsigned long)fn < e) {
+			name = strchr(line, '/');
+			if (!name)
+				return -1;
+			snprintf(path, size, "%.*s", (int)strcspn(name, "\n"),
+				 name);
+			return (long)((unsigned long)fn - a + off);
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
+}
+
+/* The [uprobes] line of thread @tid's maps into @line, or "". */
+static void xol_line(pid_t tid, char *line, size_t size)
+{
+	static char maps[65536];
+	char path[64], *p, *b;
+
+	line[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/self/task/%d/maps", tid);
+	if (mvt_read_file(path, maps, sizeof(maps)) <= 0)
+		return;
+	p = strstr(maps, "[uprobes]");
+	if (!p)
+		return;
+	for (b = p; b > maps && b[-1] != '\n'; b--)
+		;
+	snprintf(line, size, "%.*s", (int)(p - b), b);
+}
+
+/*
+ * A uprobe on shared text: threads of the base and of two views call the
+ * function, every call hits, returns the right value (the probed
+ * instruction ran out of line), and every view maps one XOL area.
+ */
+TEST_F_TIMEOUT(debug, uprobe_hits_in_every_view, 300)
+{
+	char path[256], cmd[512], buf[4096], ref[128], got[128], *p;
+	long off, hits;
+	int i, k, n = 5;
+
+	if (access(TRACEFS "uprobe_events", F_OK))
+		mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	if (access(TRACEFS "uprobe_events", F_OK))
+		SKIP(return, "kernel without uprobe events");
+	off = text_offset((void *)uprobe_target, path, sizeof(path));
+	ASSERT_LT(0, off);
+	snprintf(cmd, sizeof(cmd), "p:mmview/target %s:0x%lx", path, off);
+	ASSERT_EQ(0, mvt_write_file(TRACEFS "uprobe_events", cmd))
+		TH_LOG("%s", cmd);
+	ASSERT_EQ(0, mvt_write_file(TRACEFS "events/mmview/target/enable",
+				    "1"));
+
+	/*
+	 * The base hits first: its XOL area is mapped in every view at once,
+	 * not only in views whose threads hit later.
+	 */
+	ASSERT_EQ(2 * 7, uprobe_target(7, 0, 0, NULL));
+	xol_line(mvt_gettid(), ref, sizeof(ref));
+	ASSERT_NE(0, ref[0]) TH_LOG("no XOL area in the base");
+	for (k = 0; k < NW; k++) {
+		long view = self->view[k];
+
+		xol_line(self->w[k].tid, got, sizeof(got));
+		ASSERT_STREQ(ref, got) TH_LOG("view %ld before its hits", view);
+	}
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(2 * i, uprobe_target(i, 0, 0, NULL));
+		for (k = 0; k < NW; k++) {
+			long view = self->view[k];
+
+			ASSERT_EQ(2 * (i + k), WRPC(WCH(k), MVT_CALL,
+						    (long)uprobe_target,
+						    i + k).ret)
+				TH_LOG("view %ld", view);
+		}
+	}
+
+	ASSERT_LT(0, mvt_read_file(TRACEFS "uprobe_profile", buf, sizeof(buf)));
+	p = strstr(buf, "target");
+	ASSERT_NE(NULL, p) TH_LOG("uprobe_profile: %s", buf);
+	hits = strtol(p + strlen("target"), NULL, 10);
+	ASSERT_EQ((NW + 1) * n + 1, hits) TH_LOG("uprobe_profile: %s", buf);
+
+	xol_line(mvt_gettid(), ref, sizeof(ref));
+	ASSERT_NE(0, ref[0]) TH_LOG("no XOL area in the base");
+	for (k = 0; k < NW; k++) {
+		long view = self->view[k];
+
+		xol_line(self->w[k].tid, got, sizeof(got));
+		ASSERT_STREQ(ref, got) TH_LOG("view %ld", view);
+	}
+
+	ASSERT_EQ(0, mvt_write_file(TRACEFS "events/mmview/target/enable",
+				    "0"));
+	ASSERT_EQ(0, mvt_write_file(TRACEFS "uprobe_events",
+				    "-:mmview/target"));
+	/* Gone from every view's text: no more hits, right results. */
+	for (k = 0; k < NW; k++)
+		ASSERT_EQ(2 * k, WRPC(WCH(k), MVT_CALL, (long)uprobe_target,
+				      k).ret);
 }
 
 TEST_HARNESS_MAIN
