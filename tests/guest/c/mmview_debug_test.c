@@ -321,6 +321,23 @@ static void xol_line(pid_t tid, char *line, size_t size)
 	snprintf(line, size, "%.*s", (int)(p - b), b);
 }
 
+/* The base has an XOL area, and every view maps it at the same place. */
+static void expect_xol_everywhere(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(debug) *self, const char *when)
+{
+	char ref[128], got[128];
+	int k;
+
+	xol_line(mvt_gettid(), ref, sizeof(ref));
+	ASSERT_NE(0, ref[0]) TH_LOG("no XOL area in the base %s", when);
+	for (k = 0; k < NW; k++) {
+		long view = self->view[k];
+
+		xol_line(self->w[k].tid, got, sizeof(got));
+		ASSERT_STREQ(ref, got) TH_LOG("view %ld %s", view, when);
+	}
+}
+
 /*
  * A uprobe on shared text: threads of the base and of two views call the
  * function, every call hits, returns the right value (the probed
@@ -328,7 +345,7 @@ static void xol_line(pid_t tid, char *line, size_t size)
  */
 TEST_F_TIMEOUT(debug, uprobe_hits_in_every_view, 300)
 {
-	char path[256], cmd[512], buf[4096], ref[128], got[128], *p;
+	char path[256], cmd[512], buf[4096], *p;
 	long off, hits;
 	int i, k, n = 5;
 
@@ -349,14 +366,7 @@ TEST_F_TIMEOUT(debug, uprobe_hits_in_every_view, 300)
 	 * not only in views whose threads hit later.
 	 */
 	ASSERT_EQ(2 * 7, uprobe_target(7, 0, 0, NULL));
-	xol_line(mvt_gettid(), ref, sizeof(ref));
-	ASSERT_NE(0, ref[0]) TH_LOG("no XOL area in the base");
-	for (k = 0; k < NW; k++) {
-		long view = self->view[k];
-
-		xol_line(self->w[k].tid, got, sizeof(got));
-		ASSERT_STREQ(ref, got) TH_LOG("view %ld before its hits", view);
-	}
+	expect_xol_everywhere(_metadata, self, "before the views' hits");
 
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(2 * i, uprobe_target(i, 0, 0, NULL));
@@ -376,14 +386,7 @@ TEST_F_TIMEOUT(debug, uprobe_hits_in_every_view, 300)
 	hits = strtol(p + strlen("target"), NULL, 10);
 	ASSERT_EQ((NW + 1) * n + 1, hits) TH_LOG("uprobe_profile: %s", buf);
 
-	xol_line(mvt_gettid(), ref, sizeof(ref));
-	ASSERT_NE(0, ref[0]) TH_LOG("no XOL area in the base");
-	for (k = 0; k < NW; k++) {
-		long view = self->view[k];
-
-		xol_line(self->w[k].tid, got, sizeof(got));
-		ASSERT_STREQ(ref, got) TH_LOG("view %ld", view);
-	}
+	expect_xol_everywhere(_metadata, self, "after every view's hits");
 
 	ASSERT_EQ(0, mvt_write_file(TRACEFS "events/mmview/target/enable",
 				    "0"));
