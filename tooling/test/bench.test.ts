@@ -543,7 +543,7 @@ test('/init runs benchmarks with markers and arguments (busybox-free dry run)', 
 
 test('kernel command line in bench mode carries the program timeout', () => {
   const cmd = kernelCmdline({ arch: archSpec('x86_64'), kernel: 'k', initrd: 'i', kvm: false, mode: 'bench', interactive: false, testTimeout: 1800 });
-  assert.equal(cmd, 'console=ttyS0 panic=-1 mmview.mode=bench mmview.test_timeout=1800');
+  assert.equal(cmd, 'console=ttyS0 no5lvl panic=-1 mmview.mode=bench mmview.test_timeout=1800');
 });
 
 test('vanilla kernel: the series-only options are expected to be missing', () => {

@@ -42,6 +42,8 @@ test('qemu: TCG CPU model and guest environment on the command line', () => {
   assert.equal(a[a.indexOf('-append') + 1], 'console=ttyAMA0 panic=-1 mmview.mode=test mmview.env=MMVIEW_RANDOM_SECONDS=30');
   const k = qemuArgs({ ...base, arch: archSpec('x86_64'), kvm: true, cpu: 'cortex-a57' });
   assert.deepEqual(k.slice(k.indexOf('-cpu'), k.indexOf('-cpu') + 2), ['-cpu', 'host']);
+  // x86_64 boots with four-level paging (KASAN and 6.12's identify_cpu()).
+  assert.equal(k[k.indexOf('-append') + 1], 'console=ttyS0 no5lvl panic=-1 mmview.mode=test');
   assert.throws(() => kernelCmdline({ ...base, kvm: false, env: { 'A B': '1' } }), /plain name/);
   assert.throws(() => kernelCmdline({ ...base, kvm: false, env: { A: 'x y' } }), /plain name/);
   assert.match(renderInit(), /mmview\.env=\*\) export "\$\{arg#mmview\.env=\}" ;;/);

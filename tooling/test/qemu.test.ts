@@ -11,7 +11,7 @@ test('test mode with KVM', () => {
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '2G', '-smp', '4',
     '-enable-kvm', '-cpu', 'host',
     '-kernel', '/k/bzImage', '-initrd', '/i.cpio.gz',
-    '-append', 'console=ttyS0 panic=-1 mmview.mode=test mmview.test_timeout=900',
+    '-append', 'console=ttyS0 no5lvl panic=-1 mmview.mode=test mmview.test_timeout=900',
     '-serial', 'stdio', '-monitor', 'none',
   ]);
 });
@@ -26,7 +26,7 @@ test('interactive run: console on the terminal, logged, Ctrl-C to the guest', ()
   const a = qemuArgs({ ...base, kvm: true, mode: 'run', interactive: true, consoleLog: '/l/a,b.log', rows: 40, cols: 120 });
   assert.ok(a.includes('stdio,id=con,mux=on,signal=off,logfile=/l/a,,b.log'));
   assert.deepEqual(a.slice(-4), ['-serial', 'chardev:con', '-mon', 'chardev=con,mode=readline']);
-  assert.equal(a[a.indexOf('-append') + 1], 'console=ttyS0 panic=-1 mmview.mode=run mmview.interactive=1 mmview.rows=40 mmview.cols=120');
+  assert.equal(a[a.indexOf('-append') + 1], 'console=ttyS0 no5lvl panic=-1 mmview.mode=run mmview.interactive=1 mmview.rows=40 mmview.cols=120');
 });
 
 test('arm64 uses the virt machine and ttyAMA0', () => {

@@ -27,7 +27,7 @@ export interface QemuRequest {
 
 /** The kernel command line (pure). */
 export function kernelCmdline(req: QemuRequest): string {
-  const parts = [`console=${req.arch.console}`, 'panic=-1', `mmview.mode=${req.mode}`];
+  const parts = [`console=${req.arch.console}`, ...req.arch.kernelArgs, 'panic=-1', `mmview.mode=${req.mode}`];
   if ((req.mode === 'test' || req.mode === 'bench') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
   for (const [name, value] of Object.entries(req.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !/^[A-Za-z0-9_.,:+-]*$/.test(value)) {
