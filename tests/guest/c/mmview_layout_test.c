@@ -182,6 +182,20 @@ static void maps_range(char *dst, size_t size, const char *maps,
 	}
 }
 
+/* How many bytes of [start, end) the maps lines cover. */
+static unsigned long maps_bytes(const char *maps, unsigned long start,
+				unsigned long end)
+{
+	unsigned long a, b, sum = 0;
+	const char *line;
+
+	for (line = maps; line && *line; line = strchr(line, '\n'),
+	     line = line ? line + 1 : NULL)
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < end && b > start)
+			sum += (b < end ? b : end) - (a > start ? a : start);
+	return sum;
+}
+
 /* Every thread's maps of [start, end) equal those of worker 0 (base). */
 static void expect_same_maps(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(layout) *self, unsigned long start,
@@ -577,6 +591,77 @@ TEST_F_TIMEOUT(layout, mremap_dontunmap_from_a_view, 300)
 	}
 	munmap((void *)p, len);
 	munmap((void *)q, len);
+}
+
+static long call_mremap_fixed(long addr, long len, long to, long *out)
+{
+	(void)out;
+	return syscall(SYS_mremap, addr, len, len,
+		       MREMAP_MAYMOVE | MREMAP_FIXED, to);
+}
+
+/*
+ * Views merge and split VMAs on their own: a view that mprotect()ed a page of
+ * an unshared range covers the range with three VMAs where the caller of
+ * mremap() has one. Worker @split makes the split, worker @caller moves the
+ * range; every view still has its own contents at the new place, and its own
+ * protections there.
+ */
+static void mremap_over_other_split(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(layout) *self, int split,
+				    int caller)
+{
+	static char got[MAPS_SIZE];
+	size_t len = 4 * self->ps;
+	long un = (long)self->un;
+	long to;
+	int i, k;
+
+	for (k = 0; k < NW; k++)
+		for (i = 0; i < 4; i++)
+			WOK(WCH(k), MVT_STORE, un + i * self->ps,
+			    0x1000 * (k + 1) + i);
+	ASSERT_EQ(0, WOK(WCH(split), MVT_SYSCALL, SYS_mprotect,
+			 un + self->ps, (long)self->ps, PROT_READ));
+	/* A free target: reserve it, then let mremap() replace it. */
+	to = (long)mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(-1, to);
+	ASSERT_EQ(to, WOK(WCH(caller), MVT_CALL, (long)call_mremap_fixed, un,
+			  (long)len, to));
+
+	/*
+	 * The new range is mapped in full everywhere (by one VMA, or three in
+	 * the view that split it); the old range is gone in every view.
+	 */
+	for (k = 0; k < NW; k++) {
+		read_maps(_metadata, self->tid[k], self->maps_b);
+		ASSERT_EQ(len, maps_bytes(self->maps_b, RANGE(to, len)))
+			TH_LOG("new range of view %ld:\n%s", self->view[k],
+			       self->maps_b);
+		maps_range(got, sizeof(got), self->maps_b, RANGE(un, len), false);
+		ASSERT_STREQ("", got) TH_LOG("old range of view %ld", self->view[k]);
+		/* Each view kept its own pages, and its own protection. */
+		for (i = 0; i < 4; i++)
+			ASSERT_EQ(0x1000 * (k + 1) + i,
+				  WRPC(WCH(k), MVT_LOAD, to + i * self->ps).ret)
+				TH_LOG("page %d in view %ld", i, self->view[k]);
+		maps_range(got, sizeof(got), self->maps_b,
+			   RANGE(to + self->ps, self->ps), false);
+		ASSERT_NE(NULL, strstr(got, k == split ? " r--p " : " rw-p "))
+			TH_LOG("view %ld: %s", self->view[k], got);
+	}
+	self->un = (char *)to;
+}
+
+TEST_F_TIMEOUT(layout, mremap_moves_a_view_whose_vmas_split_the_source, 300)
+{
+	mremap_over_other_split(_metadata, self, 1, 0);
+}
+
+TEST_F_TIMEOUT(layout, mremap_moves_the_base_whose_vmas_split_the_source, 300)
+{
+	mremap_over_other_split(_metadata, self, 0, 1);
 }
 
 TEST_F_TIMEOUT(layout, mlockall_future_applies_to_mappings_of_every_view, 300)
