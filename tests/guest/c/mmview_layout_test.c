@@ -664,6 +664,65 @@ TEST_F_TIMEOUT(layout, mremap_moves_the_base_whose_vmas_split_the_source, 300)
 	mremap_over_other_split(_metadata, self, 0, 1);
 }
 
+/* VMAs of the thread's view: maps lines, but the gate area is none. */
+static int view_vma_count(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(layout) *self, int k)
+{
+	const char *line;
+	int n = 0;
+
+	read_maps(_metadata, self->tid[k], self->maps_a);
+	for (line = self->maps_a; line && *line; ) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		n += !memmem(line, len, "[vsyscall]", 10);
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+/*
+ * A view may hold more VMAs than the caller (its own mprotect() splits of an
+ * unshared range). At vm.max_map_count, a change that the caller may make
+ * must still reach that view: the view follows the split instead of failing
+ * it, which made the mirror retry without end.
+ */
+TEST_F_TIMEOUT(layout, split_in_a_view_at_max_map_count, 300)
+{
+	size_t len = 4 * self->ps;
+	char saved[32], limit[32];
+	struct mvt_res r, m;
+	long p;
+
+	p = (long)mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	((long *)p)[0] = 0xc01;
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_mprotect,
+			 (long)self->un + self->ps, (long)self->ps, PROT_READ));
+	ASSERT_EQ(view_vma_count(_metadata, self, 0) + 2,
+		  view_vma_count(_metadata, self, 1));
+	ASSERT_LT(0, mvt_read_file("/proc/sys/vm/max_map_count", saved,
+				   sizeof(saved)));
+	snprintf(limit, sizeof(limit), "%d", view_vma_count(_metadata, self, 1));
+	ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/max_map_count", limit));
+	/* The base splits one VMA into three, mprotect() two into more. */
+	r = mvt_rpc_timeout(WCH(0), 60 * 1000, MVT_SYSCALL, SYS_munmap,
+			    p + self->ps, (long)self->ps, 0);
+	m = mvt_rpc_timeout(WCH(2), 60 * 1000, MVT_SYSCALL, SYS_mprotect,
+			    p + 2 * self->ps, (long)self->ps, PROT_READ);
+	mvt_write_file("/proc/sys/vm/max_map_count", saved);
+	ASSERT_EQ(0, r.rpc) TH_LOG("munmap from the base did not return");
+	ASSERT_EQ(0, r.ret) TH_LOG("munmap: %s", strerror(r.err));
+	ASSERT_EQ(0, m.rpc) TH_LOG("mprotect from view 2 did not return");
+	ASSERT_EQ(0, m.ret) TH_LOG("mprotect: %s", strerror(m.err));
+	expect_same_maps(_metadata, self, RANGE(p, len), "split at the limit");
+	expect_shared(_metadata, self, (volatile long *)p, 0xc01,
+		      "first page after the splits");
+	munmap((void *)p, len);
+}
+
 TEST_F_TIMEOUT(layout, mlockall_future_applies_to_mappings_of_every_view, 300)
 {
 	static char line[MAPS_SIZE];
