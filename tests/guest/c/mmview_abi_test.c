@@ -25,9 +25,10 @@
 #include "mvt_harness.h"
 #include "mmview_test_util.h"
 
-#define NR_UNSHARE	1000
-#define NR_CREATE	1001
-#define NR_MIGRATE	1002
+/* The numbers of the original mmview kernel: binaries built for it use them. */
+#define NR_CREATE	1000
+#define NR_MIGRATE	1001
+#define NR_UNSHARE	1002
 #define NR_DELETE	1003
 
 #define MAX_VIEWS_SYSCTL "/proc/sys/vm/mmview_max_views"
@@ -469,7 +470,9 @@ TEST_F_TIMEOUT(views, create_returns_unique_ids, 300)
 TEST_F_TIMEOUT(views, migrate_return_values_and_einval, 300)
 {
 	const struct mvt_chan *w = &self->w.ch;
-	const long negatives[] = { -1, -2, -1000, LONG_MIN };
+	/* The kernel reads an int: these are negative in their low 32 bits. */
+	const long negatives[] = { -1, -2, -1000, INT_MIN, 0xffffffffL,
+				   0x7fffffff80000000L, LONG_MAX };
 	long a, b, dead, bogus;
 	unsigned int i;
 
@@ -502,8 +505,11 @@ TEST_F_TIMEOUT(views, migrate_return_values_and_einval, 300)
 
 	/* Unknown and deleted ids: EINVAL, nothing changes. */
 	WERR(w, EINVAL, MVT_MIGRATE, bogus);
-	WERR(w, EINVAL, MVT_MIGRATE, LONG_MAX);
-	WERR(w, EINVAL, MVT_MIGRATE, 1L << 40);
+	WERR(w, EINVAL, MVT_MIGRATE, INT_MAX);
+	WERR(w, EINVAL, MVT_MIGRATE, (1L << 40) + bogus);
+	/* Upper 32 bits ignored: 2^40 + b is b, 2^40 is the base. */
+	ASSERT_EQ(b, WOK(w, MVT_SYSCALL, NR_MIGRATE, (1L << 40) + b));
+	ASSERT_EQ(b, WOK(w, MVT_VIEW));
 	WERR(w, EINVAL, MVT_MIGRATE, dead);
 	WERR(w, EINVAL, MVT_SYSCALL, NR_MIGRATE, dead);
 	WERR(w, EINVAL, MVT_SYSCALL, NR_MIGRATE, bogus);
@@ -544,13 +550,21 @@ TEST_F_TIMEOUT(views, delete_einval, 300)
 	ASSERT_EQ(-1, mmview_delete(-1));
 	ASSERT_EQ(EINVAL, errno);
 	errno = 0;
+	ASSERT_EQ(-1, mmview_delete(INT_MIN));
+	ASSERT_EQ(EINVAL, errno);
+	/* An int -1 through syscall(2): upper bits clear, still -1. */
+	errno = 0;
+	ASSERT_EQ(-1, syscall(NR_DELETE, 0xffffffffL));
+	ASSERT_EQ(EINVAL, errno);
+	/* LONG_MIN is 0 in its low 32 bits: the base, which cannot go. */
+	errno = 0;
 	ASSERT_EQ(-1, mmview_delete(LONG_MIN));
 	ASSERT_EQ(EINVAL, errno);
 	errno = 0;
 	ASSERT_EQ(-1, mmview_delete(bogus));
 	ASSERT_EQ(EINVAL, errno);
 	errno = 0;
-	ASSERT_EQ(-1, syscall(NR_DELETE, LONG_MAX));
+	ASSERT_EQ(-1, syscall(NR_DELETE, (long)INT_MAX));
 	ASSERT_EQ(EINVAL, errno);
 
 	ASSERT_EQ(0, syscall(NR_DELETE, a));
@@ -637,8 +651,8 @@ TEST_F_TIMEOUT(views, unshare_eperm_deleted_view_in_use, 300)
  */
 #define EPERM_CALLS 10
 static const char *const eperm_names[EPERM_CALLS] = {
-	"mmview_unshare", "syscall(1000)", "mmview_create", "syscall(1001)",
-	"mmview_migrate(-1)", "mmview_migrate(0)", "syscall(1002, -1)",
+	"mmview_unshare", "syscall(1002)", "mmview_create", "syscall(1000)",
+	"mmview_migrate(-1)", "mmview_migrate(0)", "syscall(1001, -1)",
 	"mmview_migrate(view)", "mmview_delete(view)", "syscall(1003, view)",
 };
 

@@ -3,7 +3,8 @@
  * Coredump of a process with threads in three views: the dump completes,
  * it has a register set (NT_PRSTATUS) for every thread of every view, and
  * its memory is the view of the thread that dumped: an unshared page holds
- * that view's contents, shared memory the one shared contents.
+ * that view's contents, shared memory the one shared contents, also where
+ * only the base maps it (a view's page tables are a cache of the base's).
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -30,6 +31,7 @@
 /* What the child tells the test before it dies. */
 struct child_info {
 	unsigned long unshared, shared;
+	unsigned long base_only;	/* written by the base after the views */
 	pid_t tids[NW + 1];	/* the main thread, then the workers */
 	int err;
 };
@@ -52,7 +54,7 @@ static void child(int wr)
 	struct child_info info = { 0 };
 	long view[NW];
 	size_t ps = mvt_page_size();
-	long *un;
+	long *un, *base_only;
 	int i;
 
 	if (mvt_process_setup())
@@ -70,6 +72,17 @@ static void child(int wr)
 		if (mvt_rpc(&w[i].ch, MVT_STORE, (long)un, 0xc0de0000 + i, 0,
 			    0).ret < 0)
 			info.err = 5;
+	/*
+	 * A mapping made and written by the base after the views exist: the
+	 * dumping view never touched it, so only the base maps its page.
+	 */
+	base_only = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base_only == MAP_FAILED)
+		info.err = 6;
+	else
+		base_only[ps / sizeof(long)] = 0xba5e;
+	info.base_only = (unsigned long)(base_only + ps / sizeof(long));
 	info.unshared = (unsigned long)un;
 	info.shared = (unsigned long)&shared_word;
 	info.tids[0] = mvt_gettid();
@@ -207,6 +220,10 @@ TEST(dump_has_every_thread_and_the_dumpers_view)
 	ASSERT_EQ(0xc0de0002, val) TH_LOG("unshared page of another view");
 	ASSERT_EQ(0, core_load(core, size, info.shared, &val));
 	ASSERT_EQ(0x5a5a, val);
+	/* The view's page tables never held it: the dump reads the base's. */
+	ASSERT_EQ(0, core_load(core, size, info.base_only, &val))
+		TH_LOG("the base's page is not in the dump of a view");
+	ASSERT_EQ(0xba5e, val) TH_LOG("the dump of a view lost the base's store");
 	free(core);
 }
 

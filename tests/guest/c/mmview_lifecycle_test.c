@@ -26,7 +26,7 @@
 
 extern char **environ;
 
-#define NR_MIGRATE	1002
+#define NR_MIGRATE	1001
 
 #define S0	0x5100L		/* initial shared word */
 #define U0	0x0b0bL		/* initial unshared word (base) */

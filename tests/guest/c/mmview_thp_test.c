@@ -322,4 +322,40 @@ TEST_F_TIMEOUT(thp, split_from_a_view, 300)
 				    self->smaps, SMAPS_SIZE));
 }
 
+/*
+ * A THP the base maps with a PMD is mapped with a PMD by every view that
+ * faults on it (AnonHugePages of the view's VMA), before and after a store
+ * through a view, and a store through one view is seen in all of them.
+ */
+TEST_F_TIMEOUT(thp, views_map_the_base_thp_with_a_pmd, 300)
+{
+	char *q;
+	int i;
+
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	q = map_huge(HPAGE);
+	ASSERT_NE(NULL, q);
+	memset(q, 0x5d, HPAGE);
+	if (anon_huge_kb(self, mvt_gettid(), q) < (long)(HPAGE >> 10))
+		SKIP(return, "no THP for the range");
+
+	for (i = 1; i < NW; i++) {
+		ASSERT_EQ(0x5d5d5d5d5d5d5d5dL,
+			  WRPC(WCH(i), MVT_LOAD, (long)q + 5 * 4096).ret);
+		ASSERT_EQ((long)(HPAGE >> 10),
+			  anon_huge_kb(self, self->tid[i], q))
+			TH_LOG("view %ld maps the THP with PTEs",
+			       self->view[i]);
+	}
+	WOK(WCH(2), MVT_STORE, (long)q + 9 * 4096, 0x5e);
+	ASSERT_EQ((long)(HPAGE >> 10), anon_huge_kb(self, self->tid[2], q))
+		TH_LOG("a store split the view's huge mapping");
+	ASSERT_EQ(0x5e, *(volatile long *)(q + 9 * 4096));
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0x5e, WRPC(WCH(i), MVT_LOAD, (long)q + 9 * 4096).ret);
+	expect_same_pfn(_metadata, self, q + 9 * 4096);
+	ASSERT_EQ(0, WOK(WCH(1), MVT_CHECK, (long)q + 10 * 4096,
+			 HPAGE - 10 * 4096, 0x5d5d5d5d5d5d5d5dL));
+}
+
 TEST_HARNESS_MAIN

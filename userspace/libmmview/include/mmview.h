@@ -17,18 +17,19 @@
 #include <asm/unistd.h>
 
 /*
- * System call numbers.  They come from the generic syscall table and are the
- * same on x86_64 and arm64.  Kernel uapi headers of an mmview kernel define
- * them; older headers do not, so fall back to the fixed ABI numbers.
+ * System call numbers: those of the original mmview kernel, the same on
+ * x86_64 and in the generic table (arm64), so that programs built for it
+ * run unchanged.  Kernel uapi headers of an mmview kernel define them;
+ * other headers do not, so fall back to the fixed ABI numbers.
  */
-#ifndef __NR_mmview_unshare
-#define __NR_mmview_unshare	1000
-#endif
 #ifndef __NR_mmview_create
-#define __NR_mmview_create	1001
+#define __NR_mmview_create	1000
 #endif
 #ifndef __NR_mmview_migrate
-#define __NR_mmview_migrate	1002
+#define __NR_mmview_migrate	1001
+#endif
+#ifndef __NR_mmview_unshare
+#define __NR_mmview_unshare	1002
 #endif
 #ifndef __NR_mmview_delete
 #define __NR_mmview_delete	1003
@@ -45,10 +46,14 @@ long mmview_unshare(void *addr, size_t len);
 long mmview_create(void);
 
 /* Move the calling thread to view id; returns the previous view id.
- * With id < 0 nothing changes and the current view id is returned. */
+ * With id < 0 nothing changes and the current view id is returned.
+ * The kernel reads id as a 32-bit int, as the original kernel did: the
+ * upper 32 bits are ignored, so an int -1 passed through syscall(2)
+ * means "current view" too. */
 long mmview_migrate(long id);
 
-/* Mark view id for deletion; it is freed once no thread uses it. */
+/* Mark view id for deletion; it is freed once no thread uses it.
+ * id is read as a 32-bit int, like mmview_migrate()'s. */
 long mmview_delete(long id);
 
 #ifdef __cplusplus
