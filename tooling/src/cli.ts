@@ -6,6 +6,7 @@ import { UserError, errorLine } from './util/errors.ts';
 import type { BuildOptions } from './pipeline/context.ts';
 import type { RunOptions, TestOptions, TreeOptions } from './pipeline/commands.ts';
 import type { BenchOptions } from './pipeline/bench.ts';
+import type { SoakOptions } from './pipeline/soak.ts';
 
 /** What each command does; injected so argument parsing can be tested alone. */
 export interface Actions {
@@ -16,6 +17,7 @@ export interface Actions {
   export(o: { buildDir?: string }): Promise<number>;
   unit(): Promise<number>;
   bench(o: BenchOptions): Promise<number>;
+  soak(o: SoakOptions): Promise<number>;
 }
 
 export interface Io {
@@ -103,7 +105,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
     program
       .command('run')
       .usage('[options] [-- command...]')
-      .description('build everything and boot it: runs mmview-demo (then a shell on a terminal), or the given command')
+      .description('build everything and boot it: runs the live-patching demo mmpatch-demo (then a shell on a terminal), or the given command')
       .argument('[command...]', 'command to run in the guest, after --')
       .addOption(new Option('--add <path>', 'copy a host file or folder into the guest at /<basename> (repeatable)').argParser(collect))
       .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')))
@@ -122,13 +124,14 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--test-timeout <seconds>', 'per test program timeout').argParser(positiveNumber('--test-timeout')).default(900).hideHelp())
       .addOption(new Option('--guest-tests <dir>', 'use the executables in this folder as test programs').hideHelp())
       .addOption(new Option('--no-unit', 'skip the host unit tests').hideHelp())
+      .addOption(new Option('--soak', 'after the tests, a short soak inside views (x86_64)'))
       .addOption(cpuOption()),
     new Option(
       '--arch <arch>',
       'only this architecture (default: x86_64, then arm64 under TCG on cortex-a57 and on max, then the i386 build check); ' +
         'i386: only the 32-bit build check',
     ).choices(TEST_ARCH_CHOICES),
-  ).action(async (o: Omit<RawBuild, 'arch'> & { arch?: TestArch; timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean; cpu?: string }) => {
+  ).action(async (o: Omit<RawBuild, 'arch'> & { arch?: TestArch; timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean; soak?: boolean; cpu?: string }) => {
     const testArch = o.arch;
     setResult(
       await actions.test({
@@ -140,6 +143,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
         testTimeout: o.testTimeout,
         guestTests: o.guestTests,
         unit: o.unit,
+        ...(o.soak === true ? { soak: true } : {}),
       }),
     );
   });
@@ -222,6 +226,33 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       },
     );
 
+  buildOptions(
+    program
+      .command('soak')
+      .description(
+        "soak the kernel with every process inside views: stress-ng's vm stressors (with --verify), then trinity's vm syscall group; " +
+          'fails on any kernel splat, hang, verify failure or process outside views',
+      )
+      .addOption(new Option('--minutes <n>', 'soak time, half stress-ng, half trinity').argParser(positiveNumber('--minutes')).default(3))
+      .addOption(new Option('--seed <n>', "trinity's random seed (default: a random one, printed)").argParser(positiveInteger('--seed')))
+      .addOption(new Option('--timeout <minutes>', 'kill the VM after this long (default: the soak time plus its grace periods and 15 minutes)').argParser(positiveNumber('--timeout')))
+      .addOption(new Option('--memory <size>', 'guest memory').argParser(memorySize).default('2G'))
+      .addOption(new Option('--smp <n>', 'guest vCPUs').argParser(positiveInteger('--smp')).default(4))
+      .addOption(cpuOption()),
+  ).action(async (o: RawBuild & { minutes: number; seed?: number; timeout?: number; memory: string; smp: number; cpu?: string }) => {
+    setResult(
+      await actions.soak({
+        ...toBuild(o),
+        minutes: o.minutes,
+        memory: o.memory,
+        smp: o.smp,
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+      }),
+    );
+  });
+
   program
     .command('unit')
     .description('run the host unit tests of the tooling')
@@ -259,6 +290,7 @@ async function main(): Promise<void> {
   if (callerCwd) process.chdir(callerCwd);
   const commands = await import('./pipeline/commands.ts');
   const { cmdBench } = await import('./pipeline/bench.ts');
+  const { cmdSoak } = await import('./pipeline/soak.ts');
   const actions: Actions = {
     run: commands.cmdRun,
     test: commands.cmdTest,
@@ -267,6 +299,7 @@ async function main(): Promise<void> {
     export: commands.cmdExport,
     unit: commands.cmdUnit,
     bench: cmdBench,
+    soak: cmdSoak,
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }

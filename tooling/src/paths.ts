@@ -17,8 +17,12 @@ export interface Paths {
   pin: string;
   configDir: string;
   libmmviewSrc: string;
+  /** The live-patching library and its demo (userspace/libmmpatch). */
+  libmmpatchSrc: string;
   examplesSrc: string;
   guestTestsSrc: string;
+  /** The kernel's mm selftests run normally and inside views (tests/guest/mm-selftests). */
+  mmSelftestsSrc: string;
   /** Guest benchmark programs (bench/guest). */
   benchSrc: string;
   /** The vanilla kernel source for benchmarks: the pinned source without patches (build/vanilla/linux). */
@@ -42,8 +46,10 @@ export function makePaths(repo: string = REPO_ROOT, buildDir?: string): Paths {
     pin: join(repo, 'kernel', 'pin.json'),
     configDir: join(repo, 'kernel', 'config'),
     libmmviewSrc: join(repo, 'userspace', 'libmmview'),
+    libmmpatchSrc: join(repo, 'userspace', 'libmmpatch'),
     examplesSrc: join(repo, 'userspace', 'examples'),
     guestTestsSrc: join(repo, 'tests', 'guest', 'c'),
+    mmSelftestsSrc: join(repo, 'tests', 'guest', 'mm-selftests'),
     benchSrc: join(repo, 'bench', 'guest'),
     vanillaTree: join(build, 'vanilla', 'linux'),
     benchOut: join(build, 'bench'),

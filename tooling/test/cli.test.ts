@@ -26,6 +26,7 @@ function harness(result = 0, fail?: Error) {
     export: rec('export'),
     unit: rec('unit'),
     bench: rec('bench'),
+    soak: rec('soak'),
   };
   return { calls, out, err, run: (argv: string[]) => runCli(argv, actions, io) };
 }

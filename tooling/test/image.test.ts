@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderInit, shellQuote } from '../src/image/init.ts';
+import { DEMO_PATH, renderInit, shellQuote } from '../src/image/init.ts';
 import { renderFileList, withParents } from '../src/image/filelist.ts';
-import { addEntries } from '../src/image/contents.ts';
+import { addEntries, collectEntries } from '../src/image/contents.ts';
 import { UserError } from '../src/util/errors.ts';
 
 test('shellQuote leaves plain words alone', () => {
@@ -90,4 +90,28 @@ test('--add: files go to /<basename>, folders recursively with symlinks kept', (
   assert.throws(() => addEntries(join(dir, 'missing')), /no such file or folder/);
   mkdirSync(join(dir, 'bin'));
   assert.throws(() => addEntries(join(dir, 'bin')), /part of the guest system/);
+});
+
+test('the live-patching demo is the default run program, next to mmview-demo', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmview-demo-'));
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) return; // the tooling installs busybox-static; nothing to list applets with here
+  assert.equal(DEMO_PATH, '/usr/bin/mmpatch-demo');
+  const entries = await collectEntries({
+    busybox,
+    stagingDir: dir,
+    tests: [],
+    benches: [],
+    benchArgs: [],
+    demo: '/x/mmview-demo',
+    patchDemo: '/x/mmpatch-demo',
+    libDir: undefined,
+    command: [DEMO_PATH],
+    adds: [],
+  });
+  const files = entries.filter((e) => e.type === 'file' && e.path.startsWith('/usr/bin/')).map((e) => [e.path, e.type === 'file' ? e.source : '']);
+  assert.deepEqual(files, [
+    ['/usr/bin/mmview-demo', '/x/mmview-demo'],
+    [DEMO_PATH, '/x/mmpatch-demo'],
+  ]);
 });

@@ -135,7 +135,7 @@ ksm_functional_tests | exit | arm64/max | crashes at exit | with a pipe in the r
 test('parseAllowlist: fields, comments, arch lists and errors with line numbers', () => {
   const a = parseAllowlist(ALLOW);
   assert.equal(a.length, 4);
-  assert.deepEqual(a[0], { program: 'cow', case: '2', change: undefined, arches: ['x86_64'], reason: 'swapped-out page leaks (bug 1)', line: 2 });
+  assert.deepEqual(a[0], { program: 'cow', case: '2', change: undefined, arches: ['x86_64'], reason: 'swapped-out page leaks (bug 1)', intermittent: false, line: 2 });
   assert.equal(a[3]?.reason, 'crashes at exit | with a pipe in the reason');
   assert.throws(() => parseAllowlist('cow | 2 | x86_64\n'), (e: unknown) => e instanceof UserError && /:1: expected/.test(e.message));
   assert.throws(() => parseAllowlist('# c\n\ncow | 2 | | reason\n'), /:3:/);
@@ -265,7 +265,8 @@ test('evaluateMmSelftest: unfinished pairs and runs are failures', () => {
 });
 
 test('unusedAllowances: entries of programs that ran without that difference', () => {
-  const allow = parseAllowlist(ALLOW);
+  const allow = parseAllowlist(`${ALLOW}cow | 9 | * | Intermittent: only now and then\n`);
+  assert.equal(allow[4]?.intermittent, true);
   const same = evaluateMmSelftest({ name: 'mm/cow', lines: section('cow', COW, COW), status: 0, timedOut: false }, allow, 'x86_64');
   assert.deepEqual(unusedAllowances(allow, [same], 'x86_64').map((a) => a.line), [2, 3]);
   assert.deepEqual(unusedAllowances(allow, [same], 'arm64/max').map((a) => a.line), [3]);

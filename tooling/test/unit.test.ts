@@ -31,3 +31,14 @@ test('selectTests filters by substring', () => {
   assert.deepEqual(selectTests(['a', 'b'], undefined), ['a', 'b']);
   assert.deepEqual(selectTests(['a'], 'zzz'), []);
 });
+
+test('tsx, which ./mmview runs the tool with, is a run-time dependency', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  assert.ok(pkg.dependencies?.tsx, 'tsx must be in dependencies: `npm ci --omit=dev` would drop it');
+  assert.equal(pkg.devDependencies?.tsx, undefined);
+});

@@ -2,12 +2,17 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runLogged } from '../util/exec.ts';
 import { warn } from '../util/log.ts';
+import { resetOnHeaderChange } from './headerstamp.ts';
 import { failWithLog, resetLog } from './logs.ts';
 
 export interface UserlandRequest {
   libmmviewSrc: string;
   examplesSrc: string;
+  /** libmmpatch and its demo mmpatch-demo (userspace/libmmpatch); not built when undefined. */
+  libmmpatchSrc?: string;
   guestTestsSrc: string;
+  /** The kernel's mm selftests, built normally and inside views (tests/guest/mm-selftests). */
+  mmSelftestsSrc: string;
   /** Guest benchmark programs (bench/guest). */
   benchSrc: string;
   /** Headers from `make headers_install` (<obj>/usr-headers). */
@@ -31,8 +36,12 @@ export interface Userland {
   testsDir: string | undefined;
   /** Folder whose executables are the guest benchmark programs. */
   benchDir: string | undefined;
+  /** Folder with run-mm-selftests, programs.txt, <program> and <program>.inview. */
+  mmSelftestsDir: string | undefined;
   /** The static mmview-demo program. */
   demo: string | undefined;
+  /** The live-patching demo mmpatch-demo, the default program of `run`. */
+  patchDemo?: string;
 }
 
 /** The make invocations of one userland component (pure). */
@@ -74,9 +83,10 @@ function khdrIncludes(headers: string): string {
 }
 
 /** libmmview and the guest benchmark programs: bench/guest into <outDir>/bench (undefined: no Makefile). */
-export type BenchBuildRequest = Omit<UserlandRequest, 'guestTestsSrc' | 'examplesSrc' | 'ksftDir'>;
+export type BenchBuildRequest = Omit<UserlandRequest, 'guestTestsSrc' | 'examplesSrc' | 'ksftDir' | 'mmSelftestsSrc' | 'libmmpatchSrc'>;
 
 export async function buildBench(req: BenchBuildRequest): Promise<{ libDir: string | undefined; benchDir: string | undefined }> {
+  if (resetOnHeaderChange(req.outDir, req.headers)) warn(`kernel headers changed: rebuilding everything in ${req.outDir}`);
   const khdr = khdrIncludes(req.headers);
   const libDir = join(req.outDir, 'libmmview');
   const haveLib = await makeComponent('libmmview', req.libmmviewSrc, libDir, { KHDR_INCLUDES: khdr }, req);
@@ -85,7 +95,7 @@ export async function buildBench(req: BenchBuildRequest): Promise<{ libDir: stri
   return { libDir: haveLib ? libDir : undefined, benchDir: haveBench ? benchDir : undefined };
 }
 
-/** libmmview, the guest C tests, the benchmark programs and the example program, built against the kernel's headers. */
+/** libmmview, the guest C tests, the kernel's mm selftests, the benchmark programs and the example program, built against the kernel's headers. */
 export async function buildUserland(req: UserlandRequest): Promise<Userland> {
   const khdr = khdrIncludes(req.headers);
   const { libDir, benchDir } = await buildBench(req);
@@ -96,14 +106,25 @@ export async function buildUserland(req: UserlandRequest): Promise<Userland> {
   };
   const testsDir = join(req.outDir, 'tests');
   const haveTests = await makeComponent('tests', req.guestTestsSrc, testsDir, vars, req);
+  // The kernel's own mm selftests (tools/testing/selftests/mm), twice: normal and inside views.
+  const mmSelftestsDir = join(req.outDir, 'mm-selftests');
+  const haveMm = await makeComponent('mm-selftests', req.mmSelftestsSrc, mmSelftestsDir, { KHDR_INCLUDES: khdr, KSFT_DIR: req.ksftDir }, req);
   const examplesDir = join(req.outDir, 'examples');
   const haveExamples = await makeComponent('examples', req.examplesSrc, examplesDir, vars, req);
   const demo = join(examplesDir, 'mmview-demo');
   if (haveExamples && !existsSync(demo)) warn(`${req.examplesSrc} built, but ${demo} does not exist`);
+  // The live-patching library; its demo is the default program of `run`.
+  const patchDir = join(req.outDir, 'libmmpatch');
+  const havePatch =
+    req.libmmpatchSrc !== undefined &&
+    (await makeComponent('libmmpatch', req.libmmpatchSrc, patchDir, { KHDR_INCLUDES: khdr, LIBMMVIEW_DIR: vars.LIBMMVIEW_DIR }, req));
+  const patchDemo = join(patchDir, 'mmpatch-demo');
   return {
     libDir,
     testsDir: haveTests ? testsDir : undefined,
     benchDir,
+    mmSelftestsDir: haveMm ? mmSelftestsDir : undefined,
     demo: haveExamples && existsSync(demo) ? demo : undefined,
+    patchDemo: havePatch && existsSync(patchDemo) ? patchDemo : undefined,
   };
 }

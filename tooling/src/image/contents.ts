@@ -3,7 +3,8 @@ import { basename, join, resolve } from 'node:path';
 import { check } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
 import type { ImageEntry } from './filelist.ts';
-import { renderInit, shellQuote } from './init.ts';
+import { DEMO_PATH, renderInit, shellQuote } from './init.ts';
+import { MM_GUEST_DIR as MM_DIR, MM_INVIEW_SUFFIX, MM_LIST, MM_RUNNER, renderProgramList, type MmProgram } from '../mmselftests/programs.ts';
 
 export interface GuestProgram {
   name: string;
@@ -22,13 +23,19 @@ export interface ImageSpec {
   benches: readonly GuestProgram[];
   /** Arguments of every benchmark program in bench mode (stored in /etc/mmview/bench-args). */
   benchArgs: readonly string[];
+  /** The kernel's mm selftests (/mm-selftests, run after the tests in test mode): their build folder and the programs to include. */
+  mmSelftests?: { dir: string; programs: readonly MmProgram[] };
   demo: string | undefined;
+  /** The live-patching demo, /usr/bin/mmpatch-demo (the default `run` program). */
+  patchDemo?: string;
   /** Folder with libmmview.* and mmview.pc. */
   libDir: string | undefined;
   /** Command line for `run` mode (stored in /etc/mmview/cmd). */
   command: readonly string[];
   /** Host files and folders copied to /<basename> (`run --add`). */
   adds: readonly string[];
+  /** More entries at fixed guest paths (the soak's programs and libraries, soak/image.ts). */
+  extraEntries?: readonly ImageEntry[];
 }
 
 /** Applet paths of busybox (`busybox --list-full`, e.g. "bin/sh"). */
@@ -92,7 +99,19 @@ export async function collectEntries(spec: ImageSpec): Promise<ImageEntry[]> {
   for (const t of spec.tests) entries.push({ type: 'file', path: `/tests/${t.name}`, source: t.path, mode: 0o755 });
   entries.push({ type: 'dir', path: '/bench', mode: 0o755 });
   for (const b of spec.benches) entries.push({ type: 'file', path: `/bench/${b.name}`, source: b.path, mode: 0o755 });
+  if (spec.mmSelftests && spec.mmSelftests.programs.length > 0) {
+    const { dir, programs } = spec.mmSelftests;
+    entries.push({ type: 'dir', path: MM_DIR, mode: 0o755 });
+    entries.push({ type: 'file', path: `${MM_DIR}/${MM_RUNNER}`, source: join(dir, MM_RUNNER), mode: 0o755 });
+    // The list of exactly these programs: the runner runs what it lists.
+    entries.push({ type: 'file', path: `${MM_DIR}/${MM_LIST}`, source: staged('mm-selftests.txt', renderProgramList(programs)), mode: 0o644 });
+    // <binary>@<variant> entries share their binary.
+    for (const binary of new Set(programs.map((p) => p.binary))) {
+      for (const name of [binary, `${binary}${MM_INVIEW_SUFFIX}`]) entries.push({ type: 'file', path: `${MM_DIR}/${name}`, source: join(dir, name), mode: 0o755 });
+    }
+  }
   if (spec.demo) entries.push({ type: 'file', path: '/usr/bin/mmview-demo', source: spec.demo, mode: 0o755 });
+  if (spec.patchDemo) entries.push({ type: 'file', path: DEMO_PATH, source: spec.patchDemo, mode: 0o755 });
   if (spec.libDir && existsSync(spec.libDir)) {
     for (const name of readdirSync(spec.libDir).sort()) {
       const src = join(spec.libDir, name);
@@ -100,6 +119,7 @@ export async function collectEntries(spec: ImageSpec): Promise<ImageEntry[]> {
       else if (name === 'mmview.pc') entries.push(...treeEntries(src, `/usr/lib/pkgconfig/${name}`));
     }
   }
+  entries.push(...(spec.extraEntries ?? []));
   const taken = new Set(entries.map((e) => e.path));
   for (const add of spec.adds) {
     const more = addEntries(add);

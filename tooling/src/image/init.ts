@@ -1,4 +1,6 @@
 /** The guest's /init and the quoting of the `run` command line. */
+import { MM_GUEST_DIR, MM_PREFIX, MM_RUNNER } from '../mmselftests/programs.ts';
+import { SOAK_PREFIX, SOAK_RUNNER } from '../soak/config.ts';
 
 const SAFE = /^[A-Za-z0-9_\/.,:=+@%^-]+$/;
 
@@ -7,19 +9,21 @@ export function shellQuote(args: readonly string[]): string {
   return args.map((a) => (a.length > 0 && SAFE.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** Default `run` command: the example program. */
-export const DEMO_PATH = '/usr/bin/mmview-demo';
+/** Default `run` command: the live-patching demo (userspace/libmmpatch). */
+export const DEMO_PATH = '/usr/bin/mmpatch-demo';
 
 /** Arguments of the benchmark programs in the test suite's smoke run. */
 export const BENCH_SMOKE_ARGS: readonly string[] = ['--tiny'];
 
 /**
  * /init for busybox sh. Kernel command line:
- *   mmview.mode=test|bench|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
+ *   mmview.mode=test|bench|soak|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
  *   mmview.rows=<n> mmview.cols=<n>  (terminal size for the interactive shell)
  *   mmview.env=NAME=VALUE  (exported to the programs; repeatable)
- * test: every /tests program, then every /bench program with --tiny (its
- * output is checked by the host), then kmemleak. bench: every /bench program
+ * test: every /tests program, then each kernel mm selftest of /mm-selftests
+ * (the runner runs it normally and inside views; marker name mm/<program>),
+ * then every /bench program with --tiny (its output is checked by the host),
+ * then kmemleak. bench: every /bench program
  * with the arguments in /etc/mmview/bench-args.
  * Markers on the console (parsed by the host):
  *   MMVIEW-BEGIN <prog> / MMVIEW-END <prog> <status> / MMVIEW-TIMEOUT <prog> <s> / MMVIEW-DONE
@@ -76,13 +80,33 @@ run_benches() {
   done
 }
 
+# run_mm_selftests: each kernel mm selftest pair, normally and inside views
+run_mm_selftests() {
+  runner=${MM_GUEST_DIR}/${MM_RUNNER}
+  [ -x $runner ] || return 0
+  for p in $($runner --list); do
+    run_program "${MM_PREFIX}$p" $runner "$p"
+  done
+}
+
+# run_soak: the soak (tests/guest/soak: stress-ng, then trinity, every process
+# inside views; marker names soak/<tool>) when the image has it
+run_soak() {
+  [ -x ${SOAK_RUNNER} ] || return 0
+  for tool in $(${SOAK_RUNNER} --list); do
+    run_program "${SOAK_PREFIX}$tool" ${SOAK_RUNNER} "$tool"
+  done
+}
+
 run_tests() {
   [ -e $kmemleak ] && echo clear > $kmemleak
   for t in $(ls /tests 2>/dev/null); do
     [ -f "/tests/$t" ] && [ -x "/tests/$t" ] || continue
     run_program "$t" "/tests/$t"
   done
+  run_mm_selftests
   run_benches ${BENCH_SMOKE_ARGS.join(' ')}
+  run_soak
   if [ -e $kmemleak ]; then
     echo scan > $kmemleak
     sleep 5
@@ -104,6 +128,12 @@ case "$mode" in
     ;;
   bench)
     eval "run_benches $(cat /etc/mmview/bench-args 2>/dev/null)"
+    echo MMVIEW-DONE
+    ;;
+  soak)
+    [ -e $kmemleak ] && echo clear > $kmemleak
+    run_soak
+    [ -e $kmemleak ] && { echo scan > $kmemleak; sleep 5; echo scan > $kmemleak; cat $kmemleak; }
     echo MMVIEW-DONE
     ;;
   run)

@@ -11,7 +11,8 @@
  * "[normal->inside views]", e.g. "*THP* [pass->skip]" ('*' for any outcome;
  * outcomes: pass, fail, skip, xfail, xpass, missing). arch: '*', or a
  * comma-separated list of x86_64, arm64 (both CPU models) or a row label
- * such as arm64/max.
+ * such as arm64/max. A reason that starts with "intermittent" marks a
+ * difference that does not show in every run (no stale-entry warning).
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
@@ -28,6 +29,8 @@ export interface Allowance {
   change: { normal: string; inview: string } | undefined;
   arches: string[];
   reason: string;
+  /** The reason starts with "intermittent": no warning when it matches nothing. */
+  intermittent: boolean;
   /** 1-based line in the file, for messages. */
   line: number;
 }
@@ -53,6 +56,7 @@ export function parseAllowlist(text: string, file = ALLOWLIST_FILE): Allowance[]
       change: change ? { normal: change[2] as string, inview: change[3] as string } : undefined,
       arches: arch.split(',').map((a) => a.trim()).filter(Boolean),
       reason,
+      intermittent: /^intermittent\b/i.test(reason),
       line: i + 1,
     });
   });

@@ -109,11 +109,11 @@ export function evaluateMmSelftest(run: ProgramRun, allowlist: readonly Allowanc
   return ev;
 }
 
-/** Allowlist entries for this arch and these programs that matched no difference: stale, worth a warning (pure). */
+/** Allowlist entries (not intermittent) for this arch and these programs that matched no difference: stale, worth a warning (pure). */
 export function unusedAllowances(allowlist: readonly Allowance[], evaluations: readonly MmEvaluation[], arch: string): Allowance[] {
   const ran = new Set(evaluations.filter((e) => e.ms.normal !== undefined && e.ms.inview !== undefined).map((e) => e.result.name.slice(MM_PREFIX.length)));
   const used = new Set(evaluations.flatMap((e) => e.allowed.map((a) => a.by)));
-  return allowlist.filter((a) => ran.has(a.program) && archMatches(a.arches, arch) && !used.has(a));
+  return allowlist.filter((a) => !a.intermittent && ran.has(a.program) && archMatches(a.arches, arch) && !used.has(a));
 }
 
 /** The accepted differences of one evaluation by the entry that accepted them, in file order (pure). */

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEMO_PATH, shellQuote } from '../image/init.ts';
 import { logFile } from '../paths.ts';
 import { MarkerTracker } from '../results/markers.ts';
@@ -7,6 +8,10 @@ import { closingLine, combineSummaries, failedStep, labelSummary, renderSummary,
 import { evaluateProgram, type ProgramResult } from '../results/tap.ts';
 import { evaluateBenchProgram } from '../results/bench.ts';
 import { benchRunName, isBenchRunName } from '../bench/check.ts';
+import { ALLOWLIST_FILE, readAllowlist, type Allowance } from '../mmselftests/allowlist.ts';
+import { evaluateMmSelftest, groupAllowed, unusedAllowances, type MmEvaluation } from '../mmselftests/evaluate.ts';
+import { isMmRunName, mmRunName } from '../mmselftests/programs.ts';
+import { formatDifference, type CaseDifference } from '../mmselftests/compare.ts';
 import type { ProgramRun } from '../results/markers.ts';
 import { createTree } from '../tree/create.ts';
 import { exportPatches } from '../tree/export.ts';
@@ -25,6 +30,9 @@ import { logSuffix, makeContext, type BuildOptions, type Context } from './conte
 import { prepareGuest, type GuestImage } from './guest.ts';
 import { ensureHostPackages, ensureSource, prepareKernel, type KernelArtifacts } from './kernel.ts';
 import { runUnitCaptured, runUnitInteractive } from './unit.ts';
+import { isSoakRunName } from '../soak/config.ts';
+import { evaluateSoakProgram } from '../soak/evaluate.ts';
+import { prepareTestSoak } from '../soak/intest.ts';
 
 export interface RunOptions extends BuildOptions {
   /** Developer option: the TCG CPU model (its label, e.g. cortex-a57); default the arch's last (max). */
@@ -48,6 +56,8 @@ export interface TestOptions extends BuildOptions {
   testArch?: TestArch;
   /** Developer option: boot only this TCG CPU model (its label, e.g. cortex-a57). */
   cpu?: string;
+  /** The short soak after the tests (x86_64; soak/intest.ts); default on. */
+  soak?: boolean;
 }
 
 
@@ -79,7 +89,7 @@ export async function cmdRun(opts: RunOptions): Promise<number> {
   const command = opts.command.length > 0 ? opts.command : [DEMO_PATH];
   const interactive = opts.command.length === 0 && Boolean(process.stdin.isTTY);
   const guest = await prepareGuest(ctx, kernel, { mode: 'run', command, adds: opts.add });
-  if (opts.command.length === 0 && !guest.userland.demo) warn(`${DEMO_PATH} is not built yet; the guest will report it missing`);
+  if (opts.command.length === 0 && !guest.userland.patchDemo) warn(`${DEMO_PATH} is not built yet; the guest will report it missing`);
   const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
   const consoleLog = ctx.log('console-run');
   const args = qemuArgs({
@@ -153,6 +163,19 @@ export function testPlan(opts: Pick<TestOptions, 'arch' | 'testArch' | 'kernel' 
   return { arches: [...TEST_ARCHES], build32: true };
 }
 
+/** The accepted differences of the mm selftests (one line per allowlist entry used) and a warning for each stale entry. */
+function reportMmSelftests(evaluations: readonly MmEvaluation[], allowlist: readonly Allowance[], label: string): void {
+  for (const ev of evaluations) {
+    for (const [by, ds] of groupAllowed(ev)) {
+      const what = ds.length === 1 ? formatDifference(ds[0] as CaseDifference) : `${ds.length} cases`;
+      info('test', `${label} ${ev.result.name}: known difference inside views (${ALLOWLIST_FILE}:${by.line}, ${by.case}): ${what}`);
+    }
+  }
+  for (const a of unusedAllowances(allowlist, evaluations, label)) {
+    warn(`${label}: ${ALLOWLIST_FILE}:${a.line} (${a.program} | ${a.case}) matched no difference; remove it if the bug is fixed`);
+  }
+}
+
 /** Boot one kernel on one CPU model and run the programs: the boot's labelled summary. */
 async function bootAndTest(
   ctx: Context,
@@ -161,6 +184,7 @@ async function bootAndTest(
   guest: GuestImage,
   cpu: TcgCpu,
   label: string,
+  allowlist: readonly Allowance[],
 ): Promise<Summary> {
   const arch = ctx.target.arch;
   const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
@@ -178,13 +202,25 @@ async function bootAndTest(
     interactive: false,
     testTimeout: opts.testTimeout,
   });
-  const benchNote = guest.benches.length > 0 ? ` and ${guest.benches.length} benchmark program(s) at tiny size` : '';
-  const envNote = Object.keys(env).length > 0 ? `; ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+  const mmNote = guest.mmSelftests.length > 0 ? `, ${guest.mmSelftests.length} kernel mm selftest(s) normally and inside views` : '';
+  const benchNote = `${mmNote}${guest.benches.length > 0 ? ` and ${guest.benches.length} benchmark program(s) at tiny size` : ''}`;
+  const soakNote = guest.extraRuns?.length ? `, then the soak (${guest.extraRuns.join(', ')})` : '';
+  const envNote = soakNote + (Object.keys(env).length > 0 ? `; ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '');
   const cpuNote = kvm.usable ? '' : ` on -cpu ${cpu.model}`;
   info('test', `${bootLine(ctx, kvm)}${cpuNote}: ${guest.tests.length} test program(s)${benchNote}${envNote}; console log: ${displayPath(consoleLog)}`);
-  // Test programs print TAP; benchmark programs one JSON document, checked for form only.
-  const evaluate = (p: ProgramRun): ProgramResult =>
-    isBenchRunName(p.name) ? evaluateBenchProgram(p, { size: 'tiny', mmview: true }, opts.testTimeout) : evaluateProgram(p, opts.testTimeout);
+  // Test programs print TAP; benchmark programs one JSON document, checked for form only;
+  // mm selftest pairs are compared case by case, with the allowlist.
+  const mmEvaluations = new Map<string, MmEvaluation>();
+  const evaluate = (p: ProgramRun): ProgramResult => {
+    if (isBenchRunName(p.name)) return evaluateBenchProgram(p, { size: 'tiny', mmview: true }, opts.testTimeout);
+    if (isSoakRunName(p.name)) return evaluateSoakProgram(p, opts.testTimeout);
+    if (isMmRunName(p.name)) {
+      const ev = evaluateMmSelftest(p, allowlist, label, opts.testTimeout);
+      mmEvaluations.set(p.name, ev);
+      return ev.result;
+    }
+    return evaluateProgram(p, opts.testTimeout);
+  };
 
   const tracker = new MarkerTracker();
   let begun = Date.now();
@@ -211,11 +247,12 @@ async function bootAndTest(
 
   const results = tracker.programs.map(evaluate);
   const seen = new Set(results.map((r) => r.name));
-  for (const name of [...guest.tests.map((t) => t.name), ...guest.benches.map((b) => benchRunName(b.name))]) {
+  for (const name of [...guest.tests.map((t) => t.name), ...guest.mmSelftests.map(mmRunName), ...guest.benches.map((b) => benchRunName(b.name)), ...(guest.extraRuns ?? [])]) {
     if (!seen.has(name)) {
       results.push({ name, passed: 0, failed: 1, skipped: 0, status: undefined, problems: [`${name}: did not run`], failures: [] });
     }
   }
+  reportMmSelftests([...mmEvaluations.values()], allowlist, label);
   const splats = findSplats(res.lines);
   for (const s of splats) process.stdout.write(`${formatSplat(s, consoleLog)}\n`);
   const panicked = res.lines.some((l) => /Kernel panic - not syncing/.test(l));
@@ -228,13 +265,17 @@ async function bootAndTest(
 async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): Promise<Summary[]> {
   const ctx = makeContext({ ...opts, arch }, timer.scoped(arch));
   try {
+    const allowlist = readAllowlist(join(ctx.paths.mmSelftestsSrc, ALLOWLIST_FILE));
     const kernel = await prepareKernel(ctx, opts, true);
+    const soak = await prepareTestSoak(ctx, kernel.headers, opts);
     const guest = await prepareGuest(ctx, kernel, {
       mode: 'test',
       command: [],
       adds: [],
       filter: opts.filter,
       guestTests: opts.guestTests,
+      extraEntries: soak.entries,
+      extraRuns: soak.runs,
     });
     const kvm = detectKvm(ctx.target.arch, ctx.hostMachine).usable;
     const all = ctx.target.arch.tcgCpus;
@@ -243,7 +284,7 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
     const out: Summary[] = [];
     for (const cpu of cpus) {
       const label = !kvm && all.length > 1 ? `${arch}/${cpu.label}` : arch;
-      out.push(await bootAndTest(ctx, opts, kernel, guest, cpu, label));
+      out.push(await bootAndTest(ctx, opts, kernel, guest, cpu, label, allowlist));
     }
     return out;
   } catch (e) {

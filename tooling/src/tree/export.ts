@@ -22,7 +22,8 @@ export async function exportPatches(tree: string, patchesDir: string, seriesFile
   if (commits.length > 0) {
     const out = await gitCheck(
       tree,
-      ['format-patch', '-N', '--zero-commit', '--no-signature', '-o', patchesDir, `${root}..HEAD`],
+      // A fixed index abbreviation: git's default grows with the object count, and would rewrite every patch.
+      ['-c', 'core.abbrev=9', 'format-patch', '-N', '--zero-commit', '--no-signature', '-o', patchesDir, `${root}..HEAD`],
       'git format-patch',
     );
     written = out.split('\n').filter(Boolean).map((p) => basename(p));

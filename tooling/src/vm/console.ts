@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { lineSplitter } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
+import { boundToParent, findSetpriv, killChildOnSignals } from './lifetime.ts';
 
 export interface ConsoleRun {
   qemu: string;
@@ -33,7 +34,10 @@ export function runConsole(run: ConsoleRun): Promise<ConsoleResult> {
   let killedAfterFinish = false;
   let graceTimer: NodeJS.Timeout | undefined;
   return new Promise((resolve, reject) => {
-    const child = spawn(run.qemu, run.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // QEMU ends with the tool: killed with it (parent death) or on its signals.
+    const bound = boundToParent(run.qemu, run.args, findSetpriv());
+    const child = spawn(bound.cmd, bound.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const unhook = killChildOnSignals(child);
     const stop = (): void => {
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -67,9 +71,11 @@ export function runConsole(run: ConsoleRun): Promise<ConsoleResult> {
         : undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
+      unhook();
       reject(e.code === 'ENOENT' ? new UserError(`${run.qemu} not found`) : e);
     });
     child.on('close', (code) => {
+      unhook();
       if (timer) clearTimeout(timer);
       if (graceTimer) clearTimeout(graceTimer);
       out.flush();
@@ -82,16 +88,20 @@ export function runConsole(run: ConsoleRun): Promise<ConsoleResult> {
 /** Boot QEMU on the user's terminal (stdio inherited); resolves with QEMU's exit code. */
 export function runInteractive(qemu: string, args: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(qemu, args, { stdio: 'inherit' });
+    const bound = boundToParent(qemu, args, findSetpriv());
+    const child = spawn(bound.cmd, bound.args, { stdio: 'inherit' });
     // The terminal's Ctrl-C belongs to the guest (QEMU runs the tty raw); don't let it kill us.
     const ignore = (): void => undefined;
     process.on('SIGINT', ignore);
+    const unhook = killChildOnSignals(child, ['SIGINT']);
     child.on('error', (e: NodeJS.ErrnoException) => {
       process.off('SIGINT', ignore);
+      unhook();
       reject(e.code === 'ENOENT' ? new UserError(`${qemu} not found`) : e);
     });
     child.on('close', (code) => {
       process.off('SIGINT', ignore);
+      unhook();
       resolve(code ?? 1);
     });
   });

@@ -1,6 +1,6 @@
 import type { ArchSpec } from '../arch.ts';
 
-export type GuestMode = 'test' | 'bench' | 'run' | 'shell';
+export type GuestMode = 'test' | 'bench' | 'soak' | 'run' | 'shell';
 
 export interface QemuRequest {
   arch: ArchSpec;
@@ -28,7 +28,7 @@ export interface QemuRequest {
 /** The kernel command line (pure). */
 export function kernelCmdline(req: QemuRequest): string {
   const parts = [`console=${req.arch.console}`, ...req.arch.kernelArgs, 'panic=-1', `mmview.mode=${req.mode}`];
-  if ((req.mode === 'test' || req.mode === 'bench') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
+  if ((req.mode === 'test' || req.mode === 'bench' || req.mode === 'soak') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
   for (const [name, value] of Object.entries(req.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !/^[A-Za-z0-9_.,:+-]*$/.test(value)) {
       throw new Error(`guest environment ${name}=${value}: not a plain name and value`);

@@ -1,0 +1,209 @@
+#!/bin/sh
+# run-soak.sh - the guest side of the soak run (./mmview soak, and the short
+# soak of ./mmview test): stress-ng's vm stressors and trinity's vm syscall
+# group, every process of both inside views (LD_PRELOAD of inview-preload.so).
+#
+#   run-soak.sh [stress-ng|trinity|all]     (busybox sh, as root)
+#   run-soak.sh --list                      the tools to run ($SOAK_TOOLS)
+#
+# Settings come from /etc/mmview/soak.env (written by the host, see
+# tooling/src/soak/config.ts); without it, from the environment or defaults.
+# Machine-readable lines for the host (tooling/src/soak/results.ts):
+#   SOAK-CONFIG tool=<t> key=value...
+#   SOAK-VIEWS tool=<t> samples=<n> inview=<n> base=<n>
+#   SOAK-DEADLINE tool=<t> at=<s>        stress-ng was still running at its deadline: SIGALRM sent
+#   SOAK-HANG tool=<t> after=<s> left=<n> processes still there <grace> s after the deadline: SIGKILL
+#   SOAK-UNKILLABLE tool=<t> left=<n>    still there after SIGKILL (stuck in the kernel)
+#   SOAK-RESULT tool=<t> exit=<status> seconds=<s> taint=<before>-><after>
+# Program output goes to the console as it comes (stress-ng's metrics and
+# "fail:" lines, trinity's summary, the preload's "mmview-inview: FAILED").
+#
+# Why the deadline: the kernels of this project are tinyconfig-based without
+# CONFIG_POSIX_TIMERS, so alarm(2), setitimer(2) and timer_create(2) fail with
+# ENOSYS.  stress-ng ends its run with alarm(): without it, no stressor ever
+# stops.  The runner delivers the SIGALRM itself at the deadline (what the
+# alarm would have done), then SIGKILLs whatever is left after a grace period
+# (a stressor stuck in one very long iteration, or in the kernel).
+
+[ -r /etc/mmview/soak.env ] && . /etc/mmview/soak.env
+
+: "${SOAK_TOOLS:=stress-ng trinity}"
+: "${SOAK_DIR:=/usr/lib/mmview-soak}"
+: "${SOAK_PRELOAD:=$SOAK_DIR/inview-preload.so}"
+: "${SOAK_STRESS_SECONDS:=60}"
+: "${SOAK_TRINITY_SECONDS:=60}"
+: "${SOAK_STRESSORS:=}"
+: "${SOAK_STRESS_ARGS:=}"
+: "${SOAK_STRESS_INSTANCES:=1}"
+: "${SOAK_TRINITY_SEED:=1}"
+: "${SOAK_TRINITY_CHILDREN:=4}"
+: "${SOAK_TRINITY_ARGS:=}"
+: "${SOAK_GRACE:=120}"
+: "${SOAK_SCRATCH:=/tmp/soak}"
+: "${SOAK_USER:=soak}"
+: "${SOAK_UID:=1000}"
+
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+uptime_s() { cut -d. -f1 /proc/uptime; }
+taint() { cat /proc/sys/kernel/tainted 2>/dev/null || echo '?'; }
+
+# procs <comm prefix>: pids of processes whose comm starts with it
+procs() {
+  for d in /proc/[0-9]*; do
+    c=$(cat "$d/comm" 2>/dev/null) || continue
+    case "$c" in "$1"*) echo "${d#/proc/}" ;; esac
+  done
+}
+
+signal_all() { # signal_all <signal> <comm prefix>
+  for p in $(procs "$2"); do kill "-$1" "$p" 2>/dev/null; done
+}
+
+count() { set -- $(procs "$1"); echo $#; }
+
+# What is left of a tool: for each thread its state, CPU time (ticks, user
+# and system: growing between two calls means it still runs), the system
+# call it is in, its wait channel and kernel stack.
+show_left() {
+  for p in $(procs "$1"); do
+    for t in /proc/$p/task/*; do
+      stat=$(cat "$t/stat" 2>/dev/null) || continue
+      set -- ${stat##*) }
+      echo "soak: left: pid $p tid ${t##*/} $(cat "$t/comm" 2>/dev/null) state $1 utime ${12} stime ${13}" \
+        "syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+      [ -r "$t/stack" ] && sed 's/^/soak:     /' "$t/stack" 2>/dev/null
+    done
+  done
+}
+
+# sample_views <tool> <comm prefix> <pid of the tool> <stop file>: while the
+# tool runs, read MMView: of its threads every few seconds.  A process just
+# forked may not have entered its views yet: a few base-view samples are
+# normal, a run with none inside views is not.
+sample_views() {
+  samples=0 inview=0 base=0
+  while kill -0 "$3" 2>/dev/null && [ ! -e "$4" ]; do
+    for p in $(procs "$2"); do
+      for t in /proc/$p/task/*; do
+        v=$(sed -n 's/^MMView:[[:space:]]*//p' "$t/status" 2>/dev/null)
+        [ -n "$v" ] || continue
+        samples=$((samples + 1))
+        if [ "$v" = 0 ]; then base=$((base + 1)); else inview=$((inview + 1)); fi
+      done
+    done
+    sleep 3
+  done
+  echo "SOAK-VIEWS tool=$1 samples=$samples inview=$inview base=$base"
+}
+
+# supervise <tool> <comm prefix> <pid> <deadline seconds> <signal> <signal prefix>:
+# wait for the tool; at the deadline send <signal> to its processes whose
+# comm starts with <signal prefix>; after the grace period SIGKILL whatever of
+# it is left (SOAK-HANG) and report what survives even that (SOAK-UNKILLABLE).
+# Sets $status to the tool's exit status.
+supervise() {
+  tool=$1 prefix=$2 pid=$3 limit=$4 first=$5 sigprefix=$6
+  t0=$(uptime_s)
+  while kill -0 "$pid" 2>/dev/null && [ $(( $(uptime_s) - t0 )) -lt "$limit" ]; do sleep 1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "SOAK-DEADLINE tool=$tool at=$(( $(uptime_s) - t0 )) signal=$first"
+    kill "-$first" "$pid" 2>/dev/null
+    signal_all "$first" "$sigprefix"
+  fi
+  # The tool and everything it started must be gone by the end of the grace period.
+  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $(( $(uptime_s) - t0 )) -lt $((limit + SOAK_GRACE)) ]; do
+    sleep 1
+  done
+  if kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; then
+    echo "SOAK-HANG tool=$tool after=$(( $(uptime_s) - t0 )) left=$(count "$prefix")"
+    show_left "$prefix"
+    sleep 5
+    echo "soak: the same 5 s later:"
+    show_left "$prefix"
+    kill -KILL "$pid" 2>/dev/null
+    signal_all KILL "$prefix"
+    n=0
+    while [ "$(count "$prefix")" -gt 0 ] && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
+    if [ "$(count "$prefix")" -gt 0 ]; then
+      echo "SOAK-UNKILLABLE tool=$tool left=$(count "$prefix")"
+      show_left "$prefix"
+    fi
+  fi
+  wait "$pid"
+  status=$?
+}
+
+# check_views <program...>: run a program under the preload once; it must
+# enter its views (else the whole soak would run outside views).
+check_views() {
+  out=$(LD_PRELOAD=$SOAK_PRELOAD MMVIEW_INVIEW_VERBOSE=1 "$@" 2>&1 >/dev/null)
+  rc=$?
+  echo "$out" | grep 'mmview-inview' | head -3
+  [ $rc -eq 0 ] && echo "$out" | grep -q 'mmview-inview: pid .* runs in view'
+}
+
+run_stress_ng() {
+  # The vm class or the chosen stressors, one instance each.
+  if [ -n "$SOAK_STRESSORS" ]; then
+    which=""
+    for s in $(echo "$SOAK_STRESSORS" | tr ',' ' '); do which="$which --$s $SOAK_STRESS_INSTANCES"; done
+  else
+    which="--class vm --all $SOAK_STRESS_INSTANCES"
+  fi
+  dir=$SOAK_SCRATCH/stress-ng
+  rm -rf "$dir"; mkdir -p "$dir"
+  echo "SOAK-CONFIG tool=stress-ng seconds=$SOAK_STRESS_SECONDS grace=$SOAK_GRACE stressors=${SOAK_STRESSORS:-class:vm} args=$(echo $SOAK_STRESS_ARGS | tr ' ' ',')"
+  if ! check_views stress-ng --version; then
+    echo "SOAK-RESULT tool=stress-ng exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
+    return
+  fi
+  before=$(taint) t0=$(uptime_s) stop=$SOAK_SCRATCH/stress-ng.stop
+  rm -f "$stop"
+  # shellcheck disable=SC2086
+  (cd "$dir" && LD_PRELOAD=$SOAK_PRELOAD exec stress-ng $which --timeout "${SOAK_STRESS_SECONDS}s" \
+    --verify --metrics-brief --temp-path "$dir" $SOAK_STRESS_ARGS </dev/null 2>&1) &
+  pid=$!
+  sample_views stress-ng stress-ng "$pid" "$stop" &
+  sampler=$!
+  # stress-ng stops by itself after its timeout when alarm() works; the deadline leaves it 10 s more.
+  supervise stress-ng stress-ng "$pid" $((SOAK_STRESS_SECONDS + 10)) ALRM stress-ng
+  touch "$stop"; wait "$sampler"
+  echo "SOAK-RESULT tool=stress-ng exit=$status seconds=$(( $(uptime_s) - t0 )) taint=$before->$(taint)"
+}
+
+run_trinity() {
+  dir=$SOAK_SCRATCH/trinity
+  rm -rf "$dir"; mkdir -p "$dir"
+  grep -q "^$SOAK_USER:" /etc/passwd || echo "$SOAK_USER:x:$SOAK_UID:$SOAK_UID:soak:$dir:/bin/sh" >> /etc/passwd
+  grep -q "^$SOAK_USER:" /etc/group || echo "$SOAK_USER:x:$SOAK_UID:" >> /etc/group
+  chown "$SOAK_UID:$SOAK_UID" "$dir"
+  echo "SOAK-CONFIG tool=trinity seconds=$SOAK_TRINITY_SECONDS grace=$SOAK_GRACE seed=$SOAK_TRINITY_SEED children=$SOAK_TRINITY_CHILDREN group=vm user=$SOAK_USER args=$(echo $SOAK_TRINITY_ARGS | tr ' ' ',')"
+  if ! check_views trinity --help; then
+    echo "SOAK-RESULT tool=trinity exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
+    return
+  fi
+  before=$(taint) t0=$(uptime_s) stop=$SOAK_SCRATCH/trinity.stop
+  rm -f "$stop"
+  # Trinity refuses to run as root: run it as an ordinary user in its scratch folder.
+  # It has no time limit of its own: SIGINT at the deadline ends it cleanly.
+  cmd="cd $dir && LD_PRELOAD=$SOAK_PRELOAD exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q -l off"
+  echo "soak: trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN (seed $SOAK_TRINITY_SEED; rerun with the same seed to repeat)"
+  (su -s /bin/sh "$SOAK_USER" -c "$cmd" </dev/null 2>&1) &
+  pid=$!
+  sample_views trinity trinity "$pid" "$stop" &
+  sampler=$!
+  supervise trinity trinity "$pid" "$SOAK_TRINITY_SECONDS" INT trinity-main
+  touch "$stop"; wait "$sampler"
+  echo "SOAK-RESULT tool=trinity exit=$status seconds=$(( $(uptime_s) - t0 )) taint=$before->$(taint)"
+}
+
+[ "$1" = --list ] && { echo $SOAK_TOOLS; exit 0; }
+mkdir -p "$SOAK_SCRATCH"
+case "${1:-all}" in
+  stress-ng) run_stress_ng ;;
+  trinity) run_trinity ;;
+  all) run_stress_ng; run_trinity ;;
+  *) echo "usage: $0 [stress-ng|trinity|all]" >&2; exit 2 ;;
+esac
+exit 0

@@ -1,0 +1,136 @@
+/**
+ * The soak run's settings: which programs, which stressors, how long, and the
+ * /etc/mmview/soak.env the guest runner (tests/guest/soak/run-soak.sh) reads.
+ */
+import type { ArchName } from '../arch.ts';
+
+/** Guest folder of the runner and the preload object. */
+export const SOAK_GUEST_DIR = '/usr/lib/mmview-soak';
+export const SOAK_RUNNER = `${SOAK_GUEST_DIR}/run-soak`;
+export const SOAK_PRELOAD = `${SOAK_GUEST_DIR}/inview-preload.so`;
+export const SOAK_ENV_FILE = '/etc/mmview/soak.env';
+
+/** Console marker names of the soak's programs in `test`: soak/stress-ng, soak/trinity. */
+export const SOAK_PREFIX = 'soak/';
+export type SoakTool = 'stress-ng' | 'trinity';
+export const SOAK_TOOLS: readonly SoakTool[] = ['stress-ng', 'trinity'];
+
+export function soakRunName(tool: SoakTool): string {
+  return `${SOAK_PREFIX}${tool}`;
+}
+
+export function isSoakRunName(name: string): boolean {
+  return name.startsWith(SOAK_PREFIX);
+}
+
+/** The Debian packages and their programs. */
+export const SOAK_PROGRAMS = [
+  { pkg: 'stress-ng', binaries: ['usr/bin/stress-ng'] },
+  { pkg: 'trinity', binaries: ['usr/bin/trinity'] },
+] as const;
+
+/**
+ * stress-ng's vm class (0.15) minus what cannot run or says nothing here:
+ *  - watchdog: opens /dev/watchdog (a watchdog device would reboot the guest);
+ *  - swap: needs a swap file, and tmpfs/ramfs cannot hold one (always skipped);
+ *  - mlockmany: starts no worker in this guest ("No stress workers invoked").
+ * Each of the others ran on its own inside views in the guest; see the
+ * README's soak section for what each costs under TCG.
+ */
+export const VM_STRESSORS: readonly string[] = [
+  'bad-altstack', 'bigheap', 'brk', 'dev-shm', 'env', 'madvise', 'malloc', 'mlock', 'mmap', 'mmapaddr',
+  'mmapfixed', 'mmapfork', 'mmaphuge', 'mmapmany', 'mprotect', 'mremap', 'msync', 'msyncmany', 'munmap',
+  'pagemove', 'pageswap', 'physpage', 'shm', 'shm-sysv', 'stack', 'stackmmap', 'tmpfs', 'userfaultfd',
+  'vm', 'vm-addr', 'vm-rw', 'vm-segv', 'vm-splice',
+];
+
+/**
+ * Extra stress-ng options. Sizes are cut from stress-ng's defaults (256 MiB
+ * per vm and mmap worker): under TCG with KASAN one iteration over 256 MiB
+ * takes minutes, and a stressor only looks at its deadline between
+ * iterations. --oom-avoid keeps the growing stressors (bigheap, brk, env,
+ * malloc, stack) below the OOM killer, so the run stays about the kernel
+ * paths and not about OOM restarts.
+ */
+export const STRESS_ARGS: readonly string[] = [
+  '--oom-avoid',
+  '--vm-bytes', '32M',
+  '--mmap-bytes', '16M',
+  '--mremap-bytes', '16M',
+  '--msync-bytes', '8M',
+  '--pagemove-bytes', '8M',
+  '--shm-bytes', '8M',
+  '--shm-sysv-bytes', '8M',
+  '--malloc-bytes', '1M',
+  '--vm-rw-bytes', '8M',
+  '--vm-splice-bytes', '64K',
+];
+
+export interface SoakSettings {
+  /** The tools the guest runs, in order (run-soak --list). */
+  tools: readonly SoakTool[];
+  /** Seconds of stress-ng and of trinity. */
+  stressSeconds: number;
+  trinitySeconds: number;
+  /** Trinity's random seed (printed, to repeat a run). */
+  seed: number;
+  stressors: readonly string[];
+  stressArgs: readonly string[];
+  trinityChildren: number;
+  trinityArgs: readonly string[];
+  /** Seconds after a tool's deadline before what is left of it is SIGKILLed and reported as a hang. */
+  grace: number;
+}
+
+/** Trinity's arch options: x86_64 guests have no IA32 emulation, so only the 64-bit table (pure). */
+export function trinityArchArgs(arch: ArchName): string[] {
+  return arch === 'x86_64' ? ['-a', '64'] : [];
+}
+
+export function defaultSettings(arch: ArchName, stressSeconds: number, trinitySeconds: number, seed: number): SoakSettings {
+  return {
+    tools: SOAK_TOOLS,
+    stressSeconds,
+    trinitySeconds,
+    seed,
+    stressors: VM_STRESSORS,
+    stressArgs: STRESS_ARGS,
+    trinityChildren: 4,
+    trinityArgs: trinityArchArgs(arch),
+    grace: 120,
+  };
+}
+
+/** The seconds of each tool for `--minutes N`: half each, at least 30 s (pure). */
+export function splitMinutes(minutes: number): { stressSeconds: number; trinitySeconds: number } {
+  const total = Math.max(60, Math.round(minutes * 60));
+  const stressSeconds = Math.round(total / 2);
+  return { stressSeconds, trinitySeconds: total - stressSeconds };
+}
+
+const WORD = /^[A-Za-z0-9_.,:=+\/-]*$/;
+
+/** /etc/mmview/soak.env: shell assignments for run-soak.sh (pure). */
+export function renderSoakEnv(s: SoakSettings): string {
+  const vars: Array<[string, string]> = [
+    ['SOAK_TOOLS', s.tools.join(' ')],
+    ['SOAK_STRESS_SECONDS', String(s.stressSeconds)],
+    ['SOAK_TRINITY_SECONDS', String(s.trinitySeconds)],
+    ['SOAK_TRINITY_SEED', String(s.seed)],
+    ['SOAK_STRESSORS', s.stressors.join(',')],
+    ['SOAK_STRESS_ARGS', s.stressArgs.join(' ')],
+    ['SOAK_TRINITY_CHILDREN', String(s.trinityChildren)],
+    ['SOAK_TRINITY_ARGS', s.trinityArgs.join(' ')],
+    ['SOAK_GRACE', String(s.grace)],
+    ['SOAK_PRELOAD', SOAK_PRELOAD],
+  ];
+  for (const [name, value] of vars) {
+    if (!value.split(' ').every((w) => WORD.test(w))) throw new Error(`soak setting ${name}=${value}: not a plain value`);
+  }
+  return `# generated by tooling/src/soak/config.ts\n${vars.map(([n, v]) => `${n}='${v}'`).join('\n')}\n`;
+}
+
+/** Guest seconds a soak needs at most: both tools, their grace periods and start-up (pure). */
+export function soakBudgetSeconds(s: SoakSettings): number {
+  return s.stressSeconds + 10 + s.grace + 30 + s.trinitySeconds + s.grace + 30 + 60;
+}
