@@ -35,6 +35,8 @@ export interface ArchSpec {
   debianArch: string;
   /** CPU models booted under TCG: `test` boots each in turn, `run` the last one. */
   tcgCpus: readonly TcgCpu[];
+  /** -accel argument under TCG (KVM boots use -enable-kvm). */
+  tcgAccel: string;
   /**
    * Environment of the guest test programs, e.g. shorter time-bounded tests
    * where TCG emulation is slow (KVM boots get none of it).
@@ -70,6 +72,14 @@ const SPECS: Record<ArchName, ArchSpec> = {
     crossPackages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross'],
     debianArch: 'amd64',
     tcgCpus: [{ label: 'max', model: 'max' }],
+    // One TCG thread for all vCPUs. x86 patches kernel text live (static
+    // keys, tracepoints, uprobes: text_poke_bp() plants an int3, syncs all
+    // CPUs with IPIs, writes, syncs again); under multi-threaded TCG a vCPU
+    // still runs the int3 after the patcher finished, and the kernel dies
+    // with "Oops: int3" (tests/guest/repro/text_poke_race.c: within seconds
+    // with thread=multi, none in 90 s and 1164 flips with thread=single).
+    // arm64 patches under stop_machine() and keeps multi-threaded TCG.
+    tcgAccel: 'tcg,thread=single',
     tcgTestEnv: {},
   },
   arm64: {
@@ -93,6 +103,7 @@ const SPECS: Record<ArchName, ArchSpec> = {
       { label: 'cortex-a57', model: 'cortex-a57' },
       { label: 'max', model: 'max,pauth-impdef=on' },
     ],
+    tcgAccel: 'tcg',
     tcgTestEnv: {},
   },
 };

@@ -22,6 +22,14 @@ test('TCG uses -cpu max', () => {
   assert.deepEqual(a.slice(a.indexOf('-cpu'), a.indexOf('-cpu') + 2), ['-cpu', 'max']);
 });
 
+test('x86_64 under TCG runs all vCPUs on one TCG thread (live text patching), arm64 multi-threaded', () => {
+  const x = qemuArgs({ ...base, kvm: false, mode: 'test' });
+  assert.deepEqual(x.slice(x.indexOf('-accel'), x.indexOf('-accel') + 2), ['-accel', 'tcg,thread=single']);
+  const a = qemuArgs({ ...base, arch: archSpec('arm64'), kvm: false, mode: 'test' });
+  assert.deepEqual(a.slice(a.indexOf('-accel'), a.indexOf('-accel') + 2), ['-accel', 'tcg']);
+  assert.ok(!qemuArgs({ ...base, kvm: true, mode: 'test' }).includes('-accel'));
+});
+
 test('interactive run: console on the terminal, logged, Ctrl-C to the guest', () => {
   const a = qemuArgs({ ...base, kvm: true, mode: 'run', interactive: true, consoleLog: '/l/a,b.log', rows: 40, cols: 120 });
   assert.ok(a.includes('stdio,id=con,mux=on,signal=off,logfile=/l/a,,b.log'));

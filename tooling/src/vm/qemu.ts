@@ -60,7 +60,7 @@ export function qemuArgs(req: QemuRequest): string[] {
     '-smp',
     String(req.smp ?? 4),
     ...req.arch.machineArgs,
-    ...(req.kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', req.cpu ?? 'max']),
+    ...(req.kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-accel', req.arch.tcgAccel, '-cpu', req.cpu ?? 'max']),
     '-kernel',
     req.kernel,
     '-initrd',
