@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareRuns, formatDifference, parseKsftCases, type RunEnd, type SubRun } from '../src/mmselftests/compare.ts';
@@ -170,8 +170,9 @@ test('findAllowance: label patterns and outcome changes', () => {
   assert.equal(findAllowance(a, 'mseal', d('exit', 'how the program ended', 'exit 0', 'timed out'), 'x86_64'), undefined);
 });
 
-test('builtMmPrograms and the image: both builds once per binary, the runner and the list', async () => {
+test('builtMmPrograms and the image: both builds once per binary, the runner and the list', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mmsel-img-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const exe = (name: string): void => {
     writeFileSync(join(dir, name), '#!/bin/sh\n');
     chmodSync(join(dir, name), 0o755);
@@ -314,8 +315,9 @@ test('/init runs every mm selftest pair under its own marker', () => {
 
 // The guest runner's C comparison must agree with the host's (skipped without a C compiler).
 const cc = spawnSync('cc', ['--version']).status === 0;
-test('run-mm-selftests: runs both builds, echoes their output and compares like the host', { skip: !cc && 'no C compiler' }, () => {
+test('run-mm-selftests: runs both builds, echoes their output and compares like the host', { skip: !cc && 'no C compiler' }, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mmsel-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const src = join(makePaths().mmSelftestsSrc, 'run-mm-selftests.c');
   const runner = join(dir, 'run-mm-selftests');
   execFileSync('cc', ['-O1', '-Wall', '-Wextra', '-Werror', '-o', runner, src]);
