@@ -1,12 +1,15 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ARCHES, FLAVOURS, TEST_ARCH_CHOICES, type ArchName, type Flavour, type TestArch } from './arch.ts';
+import { ARCHES, FLAVOURS, TEST_ARCH_CHOICES, hostArch, type ArchName, type Flavour, type TestArch } from './arch.ts';
 import { UserError, errorLine } from './util/errors.ts';
 import type { BuildOptions } from './pipeline/context.ts';
 import type { RunOptions, TestOptions, TreeOptions } from './pipeline/commands.ts';
 import type { BenchOptions } from './pipeline/bench.ts';
 import type { SoakOptions } from './pipeline/soak.ts';
+import { checkBenchInputs, checkCpu, checkRunInputs, checkTestInputs } from './pipeline/inputs.ts';
+import { makePaths } from './paths.ts';
+import { machine } from 'node:os';
 
 /** What each command does; injected so argument parsing can be tested alone. */
 export interface Actions {
@@ -47,7 +50,7 @@ function positiveInteger(what: string) {
 }
 
 function memorySize(value: string): string {
-  if (!/^\d+[MG]$/.test(value)) throw new InvalidArgumentError('--memory must look like 3G or 3072M.');
+  if (!/^[1-9]\d*[MG]$/.test(value)) throw new InvalidArgumentError('--memory must look like 3G or 3072M.');
   return value;
 }
 
@@ -65,6 +68,24 @@ function buildOptions(cmd: Command, arch: Option = new Option('--arch <arch>', A
     .addOption(new Option('--accept-version <version>', 'build this Debian linux-source version instead of the pinned one'))
     .addOption(new Option('--kernel <bzImage>', 'boot this kernel image instead of building one').hideHelp())
     .addOption(new Option('--build-dir <dir>', 'build folder (default: build/)').hideHelp());
+}
+
+/** --smp, --memory and --dry-run of run and test (default size: 4 vCPUs, 2G). */
+function vmOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--smp <n>', 'guest vCPUs (default 4)').argParser(positiveInteger('--smp')))
+    .addOption(new Option('--memory <size>', 'guest memory, e.g. 2G or 3072M (default 2G)').argParser(memorySize))
+    .option('--dry-run', 'print the QEMU command line and exit: nothing is installed, built or booted', false);
+}
+
+interface RawVm {
+  smp?: number;
+  memory?: string;
+  dryRun: boolean;
+}
+
+function toVm(o: RawVm): { smp?: number; memory?: string; dryRun?: boolean } {
+  return { ...(o.smp !== undefined ? { smp: o.smp } : {}), ...(o.memory !== undefined ? { memory: o.memory } : {}), ...(o.dryRun ? { dryRun: true } : {}) };
 }
 
 /** Developer option of run and test: one TCG CPU model (cortex-a57 or max on arm64). */
@@ -102,8 +123,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
     .showSuggestionAfterError(true);
 
   buildOptions(
-    program
-      .command('run')
+    vmOptions(program.command('run'))
       .usage('[options] [-- command...]')
       .description('build everything and boot it: runs the live-patching demo mmpatch-demo (then a shell on a terminal), or the given command')
       .argument('[command...]', 'command to run in the guest, after --')
@@ -111,13 +131,15 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')))
       .addOption(cpuOption())
       .passThroughOptions(),
-  ).action(async (command: string[], o: RawBuild & { add?: string[]; timeout?: number; cpu?: string }) => {
-    setResult(await actions.run({ ...toBuild(o), add: o.add ?? [], timeout: o.timeout, command, ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) }));
+  ).action(async (command: string[], o: RawBuild & RawVm & { add?: string[]; timeout?: number; cpu?: string }) => {
+    const add = o.add ?? [];
+    // Input errors before anything is installed, built or booted.
+    checkRunInputs({ arch: o.arch, add, cpu: o.cpu, kernel: o.kernel }, machine());
+    setResult(await actions.run({ ...toBuild(o), add, timeout: o.timeout, command, ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...toVm(o) }));
   });
 
   buildOptions(
-    program
-      .command('test')
+    vmOptions(program.command('test'))
       .description('run the host unit tests, then every guest test program; scan for kernel splats; print a summary')
       .addOption(new Option('--timeout <minutes>', 'kill the VM after this long').argParser(positiveNumber('--timeout')).default(60))
       .addOption(new Option('--filter <substring>', 'only guest test programs whose name contains this'))
@@ -131,11 +153,18 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       'only this architecture (default: x86_64, then arm64 under TCG on cortex-a57 and on max, then the i386 build check); ' +
         'i386: only the 32-bit build check',
     ).choices(TEST_ARCH_CHOICES),
-  ).action(async (o: Omit<RawBuild, 'arch'> & { arch?: TestArch; timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean; soak?: boolean; cpu?: string }) => {
+  ).action(async (o: Omit<RawBuild, 'arch'> & RawVm & { arch?: TestArch; timeout: number; filter?: string; testTimeout: number; guestTests?: string; unit: boolean; soak?: boolean; cpu?: string }) => {
     const testArch = o.arch;
+    const arch = isGuestArch(testArch) ? testArch : undefined;
+    // Input errors before anything is installed, built or booted.
+    checkTestInputs(
+      { arch, testArch, kernel: o.kernel, guestTests: o.guestTests, cpu: o.cpu, filter: o.filter, soak: o.soak === true },
+      makePaths(undefined, o.buildDir),
+      machine(),
+    );
     setResult(
       await actions.test({
-        ...toBuild({ ...o, arch: isGuestArch(testArch) ? testArch : undefined }),
+        ...toBuild({ ...o, arch }),
         ...(testArch !== undefined ? { testArch } : {}),
         ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
         timeout: o.timeout,
@@ -144,6 +173,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
         guestTests: o.guestTests,
         unit: o.unit,
         ...(o.soak === true ? { soak: true } : {}),
+        ...toVm(o),
       }),
     );
   });
@@ -206,6 +236,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
         arch?: ArchName;
       }) => {
         if (o.skipBuild && o.buildOnly) throw new UserError('--skip-build and --build-only exclude each other');
+        if (o.from === undefined) checkBenchInputs(o.filter, makePaths(undefined, o.buildDir));
         setResult(
           await actions.bench({
             reps: o.reps,
@@ -240,6 +271,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--smp <n>', 'guest vCPUs').argParser(positiveInteger('--smp')).default(4))
       .addOption(cpuOption()),
   ).action(async (o: RawBuild & { minutes: number; seed?: number; timeout?: number; memory: string; smp: number; cpu?: string }) => {
+    checkCpu(o.cpu, [o.arch ?? hostArch(machine())]);
     setResult(
       await actions.soak({
         ...toBuild(o),

@@ -3,26 +3,29 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDpkgQuery, planInstall, requiredPackages } from '../src/host/packages.ts';
+import { parseDpkgQuery, requiredPackages } from '../src/host/packages.ts';
+import { describeMissing, planPrerequisites } from '../src/host/prerequisites.ts';
+import { capture, runLogged } from '../src/util/exec.ts';
+import { UserError } from '../src/util/errors.ts';
 import { detectKvm } from '../src/host/kvm.ts';
 import { archSpec, hostArch } from '../src/arch.ts';
 import { isProgressLine } from '../src/build/progress.ts';
 import { userlandMakeArgs } from '../src/build/userland.ts';
 import { withCcache } from '../src/build/kernel.ts';
 
-test('planInstall: nothing missing', () => {
-  assert.deepEqual(planInstall([], true), { kind: 'none' });
+test('planPrerequisites: nothing missing', () => {
+  assert.deepEqual(planPrerequisites([], [], true), { kind: 'none' });
 });
 
-test('planInstall: root installs with apt-get', () => {
-  assert.deepEqual(planInstall(['rsync', 'bc'], true), {
-    kind: 'install',
+test('planPrerequisites: root installs with apt-get', () => {
+  assert.deepEqual(planPrerequisites(['rsync', 'bc'], [], true), {
+    kind: 'do',
     commands: [['apt-get', 'update'], ['apt-get', 'install', '-y', '--no-install-recommends', 'bc', 'rsync']],
   });
 });
 
-test('planInstall: non-root gets the one command to run', () => {
-  assert.deepEqual(planInstall(['rsync', 'bc'], false), { kind: 'ask', command: 'sudo apt-get install -y --no-install-recommends bc rsync' });
+test('planPrerequisites: non-root gets the one command to run', () => {
+  assert.deepEqual(planPrerequisites(['rsync', 'bc'], [], false), { kind: 'ask', command: 'sudo apt-get install -y --no-install-recommends bc rsync' });
 });
 
 test('parseDpkgQuery keeps installed packages only', () => {
@@ -72,4 +75,31 @@ test('withCcache prepends the wrapper folder when present', () => {
   assert.equal(env.PATH, `${dir}:/usr/bin`);
   assert.equal(env.CCACHE_BASEDIR, '/repo/build');
   assert.deepEqual(withCcache({ PATH: '/usr/bin' }, '/repo/build', join(dir, 'missing')), { PATH: '/usr/bin' });
+});
+
+test('a missing working folder is reported as a missing folder, a missing command as a missing command', async () => {
+  const gone = join(mkdtempSync(join(tmpdir(), 'mmview-exec-')), 'linux');
+  await assert.rejects(capture('git', ['status'], { cwd: gone }), (e: Error) => e instanceof UserError && e.message === `folder not found: ${gone} (needed to run git)`);
+  await assert.rejects(
+    runLogged({ cmd: 'git', args: ['status'], cwd: gone, logFile: join(tmpdir(), `mmview-exec-${process.pid}.log`) }),
+    (e: Error) => e instanceof UserError && /^folder not found: .*linux \(needed to run git\)$/.test(e.message),
+  );
+  await assert.rejects(capture('mmview-no-such-command', [], { cwd: tmpdir() }), (e: Error) => e instanceof UserError && e.message === 'command not found: mmview-no-such-command');
+  await assert.rejects(capture('mmview-no-such-command', []), /^UserError: command not found: mmview-no-such-command$/);
+});
+
+test('prerequisites: a missing dpkg architecture and packages are one command, the architecture first', () => {
+  assert.deepEqual(planPrerequisites(['qemu-system-arm', 'gcc-aarch64-linux-gnu'], ['arm64'], false), {
+    kind: 'ask',
+    command: 'sudo dpkg --add-architecture arm64 && sudo apt-get update && sudo apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu qemu-system-arm',
+  });
+  assert.deepEqual(planPrerequisites([], ['arm64'], true), { kind: 'do', commands: [['dpkg', '--add-architecture', 'arm64'], ['apt-get', 'update']] });
+  assert.equal(
+    describeMissing(['qemu-system-arm'], ['arm64']),
+    "packages qemu-system-arm and Debian's arm64 architecture in dpkg (the arm64 guest's busybox-static)",
+  );
+});
+
+test('requiredPackages: the host unit tests need git, dpkg-deb and xz', () => {
+  assert.deepEqual(requiredPackages({ tree: false, kernel: false, guest: false, unit: true }, archSpec('x86_64'), true), ['dpkg', 'git', 'xz-utils']);
 });

@@ -9,6 +9,7 @@ import { fetchSource, sha256File } from '../src/source/fetch.ts';
 import { createTree, rootCommitMessage } from '../src/tree/create.ts';
 import { exportPatches } from '../src/tree/export.ts';
 import { compareTree, inspectTree, readSeriesPatches, type TreeInfo } from '../src/tree/state.ts';
+import { treeReport } from '../src/tree/advice.ts';
 import { formatSeries, parseSeries } from '../src/tree/series.ts';
 import { parsePatchIds } from '../src/tree/git.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -65,8 +66,32 @@ test('compareTree', () => {
   assert.deepEqual(compareTree(tree(['a', 'b']), series), { kind: 'in-sync' });
   assert.equal(compareTree(tree(['a', 'b', 'c']), series).kind, 'unexported');
   assert.equal(compareTree(tree(['a', 'b'], [' M mm/x.c']), series).kind, 'unexported');
-  assert.deepEqual(compareTree(tree(['a']), series), { kind: 'lacking', missing: [{ name: '2.patch', patchId: 'b' }] });
+  assert.deepEqual(compareTree(tree(['a']), series), { kind: 'lacking', missing: [{ name: '2.patch', patchId: 'b' }], work: undefined });
   assert.deepEqual(compareTree(tree([]), []), { kind: 'in-sync' });
+});
+
+test('compareTree: a tree lacking a series patch still reports its own work (amended patch, changes, branches, stashes)', () => {
+  const tree = (ids: string[], more: Partial<TreeInfo> = {}): TreeInfo => ({ commits: ids.map((id) => ({ sha: id, subject: `s${id}`, patchId: id })), dirty: [], ...more });
+  const series = [{ name: '1.patch', patchId: 'a' }, { name: '2.patch', patchId: 'b' }];
+  // Amending 2.patch in the tree: the tree lacks b and has b'.
+  const amended = compareTree(tree(['a', "b'"]), series);
+  assert.equal(amended.kind, 'lacking');
+  assert.deepEqual(amended.kind === 'lacking' && amended.work?.extra.map((c) => c.subject), ["sb'"]);
+  const dirty = compareTree(tree(['a'], { dirty: ['!! mm/new.c'] }), series);
+  assert.equal(dirty.kind === 'lacking' && dirty.work?.dirty, true);
+  const other = compareTree(tree(['a'], { offHead: [{ sha: 'x', subject: 'wip', patchId: 'x' }, { sha: 'y', subject: 'old b', patchId: 'b' }] }), series);
+  assert.deepEqual(other.kind === 'lacking' && other.work?.offHead.map((c) => c.subject), ['wip'], 'a branch holding a series patch holds nothing new');
+  const stash = compareTree(tree(['a', 'b'], { stashes: ['stash@{0}: WIP on master'] }), series);
+  assert.equal(stash.kind === 'unexported' && stash.work.stashes, 1);
+
+  // The build names the way out that keeps the work: export first, never tree --force.
+  const report = treeReport('build/linux', amended, 2);
+  assert.equal(report.level, 'error');
+  assert.match(report.text, /^build\/linux lacks 1 patch\(es\) of patches\/series \(first: 2\.patch\) and has 1 commit\(s\) not in patches\/ .*run \.\/mmview export first/);
+  assert.doesNotMatch(report.text, /tree --force/);
+  assert.doesNotMatch(report.text, /\n/);
+  assert.match(treeReport('build/linux', compareTree(tree(['a']), series), 2).text, /run \.\/mmview tree --force/);
+  assert.match(treeReport('build/linux', dirty, 2).text, /commit your changes \(git add -f for new files\), then run \.\/mmview export first/);
 });
 
 /** A tiny stand-in for the Debian kernel source package. */
@@ -185,4 +210,65 @@ test('tree --force re-extracts a tree made from another source version', async (
   await createTree({ ...req, force: true });
   assert.equal(sh(tree, 'git', ['log', '--format=%s']).trim(), rootCommitMessage(source));
   assert.ok(!existsSync(join(tree, 'marker')));
+});
+
+test('tree --force refuses a tree lacking a series patch while it holds work, and deletes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmview-tree3-'));
+  const pin = await fakeSource(dir);
+  const source = await fetchSource({ pin, cacheDir: join(dir, 'cache') });
+  const tree = join(dir, 'build', 'linux');
+  const patches = join(dir, 'patches');
+  const seriesFile = join(patches, 'series');
+  const log = join(dir, 'tree.log');
+  mkdirSync(patches);
+  await createTree({ tree, patchesDir: patches, series: [], source, force: false, logFile: log });
+  appendFileSync(join(tree, 'mm', 'memory.c'), 'int one;\n');
+  sh(tree, 'git', [...GIT_ID, 'commit', '-qam', 'mm: one']);
+  appendFileSync(join(tree, 'mm', 'memory.c'), 'int two;\n');
+  sh(tree, 'git', [...GIT_ID, 'commit', '-qam', 'mm: two']);
+  await exportPatches(tree, patches, seriesFile);
+  const series = await readSeriesPatches(patches, seriesFile);
+  const force = () => createTree({ tree, patchesDir: patches, series, source, force: true, logFile: log });
+  const head = () => sh(tree, 'git', ['rev-parse', 'HEAD']).trim();
+  const refused = async (what: RegExp): Promise<void> => {
+    const before = head();
+    await assert.rejects(force(), (e: Error) => e instanceof UserError && /^refusing to recreate /.test(e.message) && what.test(e.message) && !e.message.includes('\n'));
+    assert.equal(head(), before, 'nothing was reset');
+  };
+
+  // The README's workflow: amend a patch in the tree. The tree lacks 0002 and has the amended commit.
+  appendFileSync(join(tree, 'mm', 'memory.c'), 'int amended;\n');
+  sh(tree, 'git', [...GIT_ID, 'commit', '-qa', '--amend', '--no-edit']);
+  assert.equal(compareTree(await inspectTree(tree), series).kind, 'lacking');
+  await refused(/1 commit\(s\) not in patches\/ \(first: "mm: two"\).*run \.\/mmview export first/);
+  assert.match(readFileSync(join(tree, 'mm', 'memory.c'), 'utf8'), /int amended;/);
+
+  // The amended commit kept only on another branch.
+  sh(tree, 'git', ['branch', 'keep']);
+  sh(tree, 'git', [...GIT_ID, 'reset', '-q', '--hard', 'HEAD~1']);
+  await refused(/1 commit\(s\) on other branches or tags \(first: "mm: two"\)/);
+  sh(tree, 'git', ['branch', '-q', '-D', 'keep']);
+
+  // Uncommitted changes to a tracked file.
+  appendFileSync(join(tree, 'mm', 'memory.c'), 'int uncommitted;\n');
+  await refused(/uncommitted changes.*commit your changes/);
+  assert.match(readFileSync(join(tree, 'mm', 'memory.c'), 'utf8'), /int uncommitted;/);
+  sh(tree, 'git', ['checkout', '-q', '--', 'mm/memory.c']);
+
+  // A new file (ignored by Debian's top-level .gitignore).
+  writeFileSync(join(tree, 'mm', 'mmview.c'), 'int v;\n');
+  await refused(/uncommitted changes/);
+  assert.ok(existsSync(join(tree, 'mm', 'mmview.c')), 'git clean did not run');
+  rmSync(join(tree, 'mm', 'mmview.c'));
+
+  // A stash.
+  appendFileSync(join(tree, 'mm', 'memory.c'), 'int stashed;\n');
+  sh(tree, 'git', [...GIT_ID, 'stash', '-q']);
+  await refused(/1 stash\(es\)/);
+  sh(tree, 'git', ['stash', 'drop', '-q']);
+
+  // Only lacking, nothing of its own: --force recreates it.
+  assert.deepEqual(compareTree(await inspectTree(tree), series), { kind: 'lacking', missing: [series[1]], work: undefined });
+  assert.equal((await force()).applied, 2);
+  assert.deepEqual(compareTree(await inspectTree(tree), series), { kind: 'in-sync' });
 });

@@ -30,10 +30,15 @@ export function pickDeb(files: readonly string[], pkg: string, arch: string): st
   return files.filter((f) => f.startsWith(prefix) && f.endsWith(suffix)).sort().at(-1);
 }
 
-async function ensureArchitecture(arch: string, logFile: string): Promise<void> {
+/** The architectures dpkg knows on this host. */
+export async function dpkgArchitectures(): Promise<Set<string>> {
   const native = await check('dpkg --print-architecture', 'dpkg', ['--print-architecture']);
   const foreign = await check('dpkg --print-foreign-architectures', 'dpkg', ['--print-foreign-architectures']);
-  const plan = planForeignArch(arch, knownArchitectures(native, foreign), isRoot());
+  return knownArchitectures(native, foreign);
+}
+
+async function ensureArchitecture(arch: string, logFile: string): Promise<void> {
+  const plan = planForeignArch(arch, await dpkgArchitectures(), isRoot());
   if (plan.kind === 'none') return;
   if (plan.kind === 'ask') throw new UserError(`the ${arch} guest needs Debian's ${arch} packages; enable them with: ${plan.command}`);
   info('packages', `enabling Debian's ${arch} architecture (log: ${logFile})`);

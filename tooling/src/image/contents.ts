@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { check } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
@@ -59,15 +59,21 @@ export function treeEntries(src: string, dest: string): ImageEntry[] {
 
 const RESERVED = new Set(['bin', 'sbin', 'usr', 'etc', 'dev', 'proc', 'sys', 'tmp', 'tests', 'bench', 'init', 'root', 'lib']);
 
-/** Entries of a `run --add` path: /<basename>, folders recursively. */
-export function addEntries(hostPath: string): ImageEntry[] {
+/** Check a `run --add` path (exists, a file or folder, not a name of the guest system); throws a UserError. */
+export function checkAddPath(hostPath: string): { abs: string; name: string; st: Stats } {
   const abs = resolve(hostPath);
   if (!existsSync(abs)) throw new UserError(`--add ${hostPath}: no such file or folder`);
   const name = basename(abs);
   if (RESERVED.has(name)) throw new UserError(`--add ${hostPath}: /${name} is part of the guest system; rename it`);
   const st = statSync(abs); // follow a symlink given on the command line
+  if (!st.isDirectory() && !st.isFile()) throw new UserError(`--add ${hostPath}: not a regular file or folder`);
+  return { abs, name, st };
+}
+
+/** Entries of a `run --add` path: /<basename>, folders recursively. */
+export function addEntries(hostPath: string): ImageEntry[] {
+  const { abs, name, st } = checkAddPath(hostPath);
   if (st.isDirectory()) return treeEntries(abs, `/${name}`);
-  if (!st.isFile()) throw new UserError(`--add ${hostPath}: not a regular file or folder`);
   return [{ type: 'file', path: `/${name}`, source: abs, mode: st.mode & 0o7777 }];
 }
 

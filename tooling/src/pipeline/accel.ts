@@ -1,8 +1,13 @@
+/**
+ * KVM or TCG: the one rule every command uses. KVM when the guest arch is the
+ * host's, /dev/kvm opens read-write, and a probe boot under KVM shows guest
+ * output (cached in build/host-tools/kvm-probe.json); otherwise TCG.
+ */
 import { join } from 'node:path';
-import { detectKvm } from '../host/kvm.ts';
+import { detectKvm, type KvmStatus } from '../host/kvm.ts';
 import { targetName } from '../arch.ts';
 import { qemuArgs } from '../vm/qemu.ts';
-import { cachedProbe, probeKey, probeKvm } from '../vm/probe.ts';
+import { cachedProbe, probeKey, probeKvm, readCachedProbe, type ProbeResult } from '../vm/probe.ts';
 import { warn } from '../util/log.ts';
 import type { Context } from './context.ts';
 
@@ -11,20 +16,38 @@ export interface Accel {
   reason: string;
 }
 
-/** KVM when /dev/kvm opens and a probe boot under KVM shows guest output (cached), else TCG. */
-export async function chooseAccel(ctx: Context, image: string, initrd: string): Promise<Accel> {
-  const dev = detectKvm(ctx.target.arch, ctx.hostMachine);
-  if (!dev.usable) {
-    warn(`no KVM (${dev.reason}); using TCG, which is much slower`);
-    return dev;
-  }
-  const qemu = ctx.target.arch.qemu;
-  const probeArgs = qemuArgs({ arch: ctx.target.arch, kernel: image, initrd, kvm: true, mode: 'shell', interactive: false });
-  const r = await ctx.timer.run('kvm-probe', () =>
-    cachedProbe(join(ctx.paths.hostTools, 'kvm-probe.json'), probeKey(qemu), () => probeKvm(qemu, probeArgs)),
-  );
-  if (!r.ok) warn(`KVM is not usable here (${r.reason}); using TCG, which is much slower`);
+export interface AccelFacts {
+  /** Can /dev/kvm run this guest arch (detectKvm)? */
+  device: KvmStatus;
+  /** An earlier probe boot on this host, if any. */
+  cached: ProbeResult | undefined;
+  /** Boots the probe (and caches it); undefined when nothing may boot (--dry-run). */
+  probe: (() => Promise<ProbeResult>) | undefined;
+}
+
+/** The rule (pure but for the probe boot it may run). */
+export async function decideAccel(f: AccelFacts): Promise<Accel> {
+  if (!f.device.usable) return { usable: false, reason: f.device.reason };
+  if (f.cached) return { usable: f.cached.ok, reason: f.cached.reason };
+  if (!f.probe) return { usable: true, reason: `${f.device.reason}; the KVM probe boot has not run yet` };
+  const r = await f.probe();
   return { usable: r.ok, reason: r.reason };
+}
+
+/** KVM or TCG for this context's arch; `boot: false` never starts QEMU (--dry-run). */
+export async function chooseAccel(ctx: Context, image: string, initrd: string, opts: { boot: boolean } = { boot: true }): Promise<Accel> {
+  const qemu = ctx.target.arch.qemu;
+  const cacheFile = join(ctx.paths.hostTools, 'kvm-probe.json');
+  const key = probeKey(qemu);
+  const device = detectKvm(ctx.target.arch, ctx.hostMachine);
+  const probeArgs = (): string[] => qemuArgs({ arch: ctx.target.arch, kernel: image, initrd, kvm: true, mode: 'shell', interactive: false });
+  const a = await decideAccel({
+    device,
+    cached: device.usable ? readCachedProbe(cacheFile, key) : undefined,
+    probe: opts.boot ? () => ctx.timer.run('kvm-probe', () => cachedProbe(cacheFile, key, () => probeKvm(qemu, probeArgs()))) : undefined,
+  });
+  if (!a.usable && opts.boot) warn(`no KVM (${a.reason}); using TCG, which is much slower`);
+  return a;
 }
 
 export function bootLine(ctx: Context, kvm: Accel): string {

@@ -71,6 +71,7 @@ export async function checkBuild32(ctx: Context): Promise<Build32Result> {
     mmview: '?',
   });
   let mmview = '?';
+  if (!existsSync(join(paths.tree, 'Makefile'))) return failed(`${name}: ${displayPath(paths.tree)} does not exist or is not a kernel tree (create it with ./mmview tree)`);
   try {
     await ctx.timer.run('build32-config', async () => {
       const r = await configureKernel({

@@ -18,23 +18,30 @@ import { exportPatches } from '../tree/export.ts';
 import { readSeriesPatches } from '../tree/state.ts';
 import { resetLog } from '../build/logs.ts';
 import { runConsole, runInteractive } from '../vm/console.ts';
-import { qemuArgs } from '../vm/qemu.ts';
 import { tailFile } from '../util/exec.ts';
 import { UserError, errorLine } from '../util/errors.ts';
 import { StageTimer, displayPath, formatDuration, info, warn } from '../util/log.ts';
-import { TEST_ARCHES, hostArch, type ArchName, type TcgCpu, type TestArch } from '../arch.ts';
-import { detectKvm } from '../host/kvm.ts';
+import { hostArch, type ArchName, type TcgCpu, type TestArch } from '../arch.ts';
+import { ensurePrerequisites } from '../host/prerequisites.ts';
 import { checkBuild32 } from './build32.ts';
-import { bootLine, chooseAccel } from './accel.ts';
+import { bootLine, chooseAccel, type Accel } from './accel.ts';
+import { runQemuArgs, testCpus, testQemuArgs, type VmSize } from './boots.ts';
+import { dryRunRun, dryRunTest, renderDryRun } from './dryrun.ts';
+import { testPlan, testPrerequisites } from './plan.ts';
 import { logSuffix, makeContext, type BuildOptions, type Context } from './context.ts';
 import { prepareGuest, type GuestImage } from './guest.ts';
-import { ensureHostPackages, ensureSource, prepareKernel, type KernelArtifacts } from './kernel.ts';
+import { ensureHostPackages, ensureSource, ensureTree, prepareKernel, type KernelArtifacts } from './kernel.ts';
 import { runUnitCaptured, runUnitInteractive } from './unit.ts';
 import { isSoakRunName } from '../soak/config.ts';
 import { evaluateSoakProgram } from '../soak/evaluate.ts';
 import { prepareTestSoak } from '../soak/intest.ts';
 
-export interface RunOptions extends BuildOptions {
+export { runCpu } from './boots.ts';
+export { testPlan } from './plan.ts';
+
+export interface RunOptions extends BuildOptions, VmSize {
+  /** Print the QEMU command line and exit: nothing is installed, built or booted. */
+  dryRun?: boolean;
   /** Developer option: the TCG CPU model (its label, e.g. cortex-a57); default the arch's last (max). */
   cpu?: string;
   add: string[];
@@ -43,7 +50,9 @@ export interface RunOptions extends BuildOptions {
   command: string[];
 }
 
-export interface TestOptions extends BuildOptions {
+export interface TestOptions extends BuildOptions, VmSize {
+  /** Print the QEMU command lines and exit: nothing is installed, built or booted. */
+  dryRun?: boolean;
   /** Minutes for the whole VM run. */
   timeout: number;
   filter?: string;
@@ -76,33 +85,27 @@ function printConsoleTail(file: string, n = 40): void {
   process.stdout.write(`--- last ${tail.length} console lines (${file}) ---\n${tail.join('\n')}\n---\n`);
 }
 
-/** The TCG CPU model of `run` (pure). */
-export function runCpu(cpus: readonly TcgCpu[], label: string | undefined): TcgCpu {
-  const pick = label === undefined ? cpus.at(-1) : cpus.find((c) => c.label === label);
-  if (!pick) throw new UserError(`--cpu ${label ?? ''}: choose ${cpus.map((c) => c.label).join(' or ')}`);
-  return pick;
-}
-
 export async function cmdRun(opts: RunOptions): Promise<number> {
+  const interactive = opts.command.length === 0 && Boolean(process.stdin.isTTY);
+  if (opts.dryRun) {
+    process.stdout.write(renderDryRun([await dryRunRun(opts, interactive)]));
+    return 0;
+  }
   const ctx = makeContext(opts);
   const kernel = await prepareKernel(ctx, opts, true);
   const command = opts.command.length > 0 ? opts.command : [DEMO_PATH];
-  const interactive = opts.command.length === 0 && Boolean(process.stdin.isTTY);
   const guest = await prepareGuest(ctx, kernel, { mode: 'run', command, adds: opts.add });
   if (opts.command.length === 0 && !guest.userland.patchDemo) warn(`${DEMO_PATH} is not built yet; the guest will report it missing`);
   const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
   const consoleLog = ctx.log('console-run');
-  const args = qemuArgs({
-    arch: ctx.target.arch,
-    kernel: kernel.image,
+  const args = runQemuArgs(ctx.target.arch, {
+    image: kernel.image,
     initrd: guest.initrd,
     kvm: kvm.usable,
-    cpu: runCpu(ctx.target.arch.tcgCpus, opts.cpu).model,
-    mode: 'run',
+    cpu: opts.cpu,
     interactive,
     consoleLog,
-    rows: process.stdout.rows,
-    cols: process.stdout.columns,
+    size: { smp: opts.smp, memory: opts.memory },
   });
   printTimes(ctx);
 
@@ -153,16 +156,6 @@ function programLine(r: ProgramResult, ms: number): string {
   return `${r.name}: ${r.failed > 0 ? 'FAILED' : 'ok'} (${counts}; ${formatDuration(ms)})`;
 }
 
-/** What `test` runs: guest arches in order, and whether the 32-bit build check runs (pure). */
-export function testPlan(opts: Pick<TestOptions, 'arch' | 'testArch' | 'kernel' | 'guestTests'>, host: ArchName): { arches: ArchName[]; build32: boolean } {
-  const selected = opts.testArch ?? opts.arch;
-  if (selected === 'i386') return { arches: [], build32: true };
-  if (selected !== undefined) return { arches: [selected], build32: false };
-  // A prebuilt kernel or test folder belongs to one arch: the host's.
-  if (opts.kernel !== undefined || opts.guestTests !== undefined) return { arches: [host], build32: false };
-  return { arches: [...TEST_ARCHES], build32: true };
-}
-
 /** The accepted differences of the mm selftests (one line per allowlist entry used) and a warning for each stale entry. */
 function reportMmSelftests(evaluations: readonly MmEvaluation[], allowlist: readonly Allowance[], label: string): void {
   for (const ev of evaluations) {
@@ -182,25 +175,21 @@ async function bootAndTest(
   opts: TestOptions,
   kernel: KernelArtifacts,
   guest: GuestImage,
+  kvm: Accel,
   cpu: TcgCpu,
   label: string,
   allowlist: readonly Allowance[],
 ): Promise<Summary> {
   const arch = ctx.target.arch;
-  const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
   const multiCpu = !kvm.usable && arch.tcgCpus.length > 1;
   const consoleLog = logFile(ctx.paths, `console-test${logSuffix(arch.name)}${multiCpu ? `-${cpu.label}` : ''}`);
-  const env = kvm.usable ? {} : arch.tcgTestEnv;
-  const args = qemuArgs({
-    arch,
-    kernel: kernel.image,
+  const { args, env } = testQemuArgs(arch, {
+    image: kernel.image,
     initrd: guest.initrd,
     kvm: kvm.usable,
-    cpu: cpu.model,
-    env,
-    mode: 'test',
-    interactive: false,
+    cpu,
     testTimeout: opts.testTimeout,
+    size: { smp: opts.smp, memory: opts.memory },
   });
   const mmNote = guest.mmSelftests.length > 0 ? `, ${guest.mmSelftests.length} kernel mm selftest(s) normally and inside views` : '';
   const benchNote = `${mmNote}${guest.benches.length > 0 ? ` and ${guest.benches.length} benchmark program(s) at tiny size` : ''}`;
@@ -277,14 +266,12 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
       extraEntries: soak.entries,
       extraRuns: soak.runs,
     });
-    const kvm = detectKvm(ctx.target.arch, ctx.hostMachine).usable;
-    const all = ctx.target.arch.tcgCpus;
-    const cpus = kvm ? all.slice(-1) : opts.cpu !== undefined ? all.filter((c) => c.label === opts.cpu) : all;
-    if (cpus.length === 0) throw new UserError(`--cpu ${opts.cpu ?? ''}: ${arch} boots ${all.map((c) => c.label).join(' or ')}`);
+    // One decision per arch (the same rule as run, bench and soak): it picks the CPU models too.
+    const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
+    const multi = !kvm.usable && ctx.target.arch.tcgCpus.length > 1;
     const out: Summary[] = [];
-    for (const cpu of cpus) {
-      const label = !kvm && all.length > 1 ? `${arch}/${cpu.label}` : arch;
-      out.push(await bootAndTest(ctx, opts, kernel, guest, cpu, label, allowlist));
+    for (const cpu of testCpus(ctx.target.arch, kvm.usable, opts.cpu)) {
+      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, multi ? `${arch}/${cpu.label}` : arch, allowlist));
     }
     return out;
   } catch (e) {
@@ -297,6 +284,18 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
 export async function cmdTest(opts: TestOptions): Promise<number> {
   const timer = new StageTimer();
   const host = makeContext({ config: opts.config, buildDir: opts.buildDir }, timer);
+  const plan = testPlan(opts, hostArch(host.hostMachine));
+  if (opts.dryRun) {
+    const boots = await dryRunTest(opts, plan);
+    process.stdout.write(renderDryRun(boots, plan.build32 ? ['i386: the 32-bit build check (built, never booted)'] : []));
+    return 0;
+  }
+  // Everything every part needs from the host, before the unit tests (git, dpkg-deb, xz) and the first build.
+  await timer.run('packages', async () => {
+    const got = await ensurePrerequisites(testPrerequisites(plan, opts, host.hostMachine), logFile(host.paths, 'packages'));
+    if (got.enabled.length > 0) info('packages', `enabled Debian's ${got.enabled.join(', ')} architecture(s)`);
+    if (got.installed.length > 0) info('packages', `installed ${got.installed.join(' ')}`);
+  });
   const unitRows: Row[] = [];
   if (opts.unit) {
     const unit = await timer.run('unit', () => runUnitCaptured(host.paths.repo, host.paths.unitTests));
@@ -308,12 +307,12 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
     }
     unitRows.push(unit.row);
   }
-  const plan = testPlan(opts, hostArch(host.hostMachine));
   const parts: Summary[] = [];
   for (const arch of plan.arches) parts.push(...(await testArch(opts, arch, timer)));
   if (plan.build32) {
     const ctx = makeContext({ config: opts.config, buildDir: opts.buildDir, arch: 'x86_64' }, timer);
-    if (plan.arches.length === 0) await ensureHostPackages(ctx, { tree: true, kernel: true, guest: false });
+    // Alone (--arch i386) nothing else made build/linux: make sure it is there and matches patches/.
+    if (plan.arches.length === 0) await ensureTree(ctx, await ensureSource(ctx, opts.acceptVersion));
     const b = await checkBuild32(ctx);
     parts.push({ rows: [b.row], totals: { ...b.row, name: 'total' }, problems: b.problems, ok: b.row.failed === 0 });
   }
@@ -367,5 +366,6 @@ export async function cmdExport(opts: { buildDir?: string }): Promise<number> {
 
 export async function cmdUnit(): Promise<number> {
   const ctx = makeContext({ config: 'test' });
+  await ensureHostPackages(ctx, { tree: false, kernel: false, guest: false, unit: true });
   return runUnitInteractive(ctx.paths.repo, ctx.paths.unitTests);
 }

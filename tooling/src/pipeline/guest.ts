@@ -13,6 +13,7 @@ import { builtMmPrograms, mmRunName, type MmProgram } from '../mmselftests/progr
 import type { GuestMode } from '../vm/qemu.ts';
 import { logSuffix, type Context } from './context.ts';
 import type { KernelArtifacts } from './kernel.ts';
+import { initrdPath } from './boots.ts';
 
 export interface GuestRequest {
   mode: GuestMode;
@@ -109,7 +110,7 @@ export async function packImage(ctx: Context, req: ImageRequest): Promise<string
       adds: req.adds,
       extraEntries: req.extraEntries,
     });
-    const out = join(ctx.guest, `initramfs-${req.mode}.cpio.gz`);
+    const out = initrdPath(ctx, req.mode);
     const size = await writeInitramfs(entries, tool, out);
     const mm = req.mmSelftests?.programs.length ?? 0;
     const counts = [

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensurePackages, requiredPackages, type Needs } from '../host/packages.ts';
+import { requiredPackages, type Needs } from '../host/packages.ts';
+import { ensurePrerequisites } from '../host/prerequisites.ts';
 import { fetchSource, type Source } from '../source/fetch.ts';
 import { readPin } from '../source/pin.ts';
 import { createTree, rootCommitMessage } from '../tree/create.ts';
 import { gitCheck, rootCommit } from '../tree/git.ts';
-import { compareTree, describeUnexported, inspectTree, readSeriesPatches } from '../tree/state.ts';
+import { compareTree, inspectTree, readSeriesPatches } from '../tree/state.ts';
+import { treeReport } from '../tree/advice.ts';
 import { configureKernel, formatMismatches } from '../config/configure.ts';
 import { buildKernel, installHeaders } from '../build/kernel.ts';
 import { resetLog } from '../build/logs.ts';
@@ -22,13 +24,18 @@ export interface KernelArtifacts {
   headers: string | undefined;
 }
 
+/** The packages of these stages, and for a guest of another arch its Debian architecture, before anything else. */
 export async function ensureHostPackages(ctx: Context, needs: Needs): Promise<void> {
   await ctx.timer.run('packages', async () => {
-    const installed = await ensurePackages(
-      requiredPackages(needs, ctx.target.arch, ctx.native),
+    const got = await ensurePrerequisites(
+      {
+        packages: requiredPackages(needs, ctx.target.arch, ctx.native),
+        foreignArches: needs.guest && !ctx.native ? [ctx.target.arch.debianArch] : [],
+      },
       logFile(ctx.paths, 'packages'),
     );
-    if (installed.length > 0) info('packages', `installed ${installed.join(' ')}`);
+    if (got.enabled.length > 0) info('packages', `enabled Debian's ${got.enabled.join(', ')} architecture`);
+    if (got.installed.length > 0) info('packages', `installed ${got.installed.join(' ')}`);
   });
 }
 
@@ -56,25 +63,17 @@ export async function ensureTree(ctx: Context, source: Source): Promise<void> {
       });
       return;
     }
-    const state = await inspectTree(paths.tree);
-    const verdict = compareTree(state, series);
+    const verdict = compareTree(await inspectTree(paths.tree), series);
     const rel = displayPath(paths.tree);
-    if (verdict.kind === 'lacking') {
-      throw new UserError(
-        `${rel} lacks ${verdict.missing.length} patch(es) of patches/series (first: ${verdict.missing[0]?.name ?? '?'}); ` +
-          'run ./mmview tree --force to recreate it',
-      );
-    }
+    const report = treeReport(rel, verdict, series.length);
+    if (report.level === 'error') throw new UserError(report.text);
     const root = await rootCommit(paths.tree);
     const subject = (await gitCheck(paths.tree, ['log', '-1', '--format=%s', root])).trim();
     if (subject !== rootCommitMessage(source)) {
       warn(`${rel} was made from "${subject}", not ${source.package} ${source.version}; run ./mmview tree --force to recreate it`);
     }
-    if (verdict.kind === 'unexported') {
-      warn(`${rel} has work not exported to patches/ (run ./mmview export): ${describeUnexported(verdict)}`);
-    } else {
-      info('tree', `${rel} matches patches/series (${series.length} patch(es))`);
-    }
+    if (report.level === 'warn') warn(report.text);
+    else info('tree', report.text);
   });
 }
 

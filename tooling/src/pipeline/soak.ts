@@ -19,7 +19,7 @@ import { prepareSoakFiles } from '../soak/image.ts';
 import { judgeSoak } from '../soak/evaluate.ts';
 import { describeSoak, parseSoak } from '../soak/results.ts';
 import { bootLine, chooseAccel } from './accel.ts';
-import { runCpu } from './commands.ts';
+import { runCpu } from './boots.ts';
 import { makeContext, type BuildOptions } from './context.ts';
 import { prepareGuest } from './guest.ts';
 import { prepareKernel } from './kernel.ts';

@@ -5,7 +5,8 @@ import { UserError } from '../util/errors.ts';
 import { info } from '../util/log.ts';
 import type { Source } from '../source/fetch.ts';
 import { FIXED_DATE_ENV, IDENTITY, git, gitCheck, rootCommit } from './git.ts';
-import { compareTree, describeUnexported, inspectTree, type SeriesPatch } from './state.ts';
+import { inspectTree, unexportedWork, type SeriesPatch } from './state.ts';
+import { refusalMessage } from './advice.ts';
 
 export interface CreateTreeRequest {
   tree: string;
@@ -25,13 +26,14 @@ export function rootCommitMessage(source: Pick<Source, 'upstream' | 'package' | 
   return `Linux ${source.upstream} (Debian ${source.package} ${source.version})`;
 }
 
-/** Refuse to delete a tree with work that is not in patches/ (that work would be lost). */
+/**
+ * Refuse to delete a tree with work that is not in patches/ (that work would
+ * be lost): commits, uncommitted or untracked files, other branches, stashes,
+ * also when the tree lacks patches of the series besides.
+ */
 export async function assertDisposable(tree: string, series: readonly SeriesPatch[]): Promise<void> {
-  const info = await inspectTree(tree);
-  const v = compareTree(info, series);
-  if (v.kind === 'unexported') {
-    throw new UserError(`refusing to recreate ${tree}: it has ${describeUnexported(v)}; commit and run ./mmview export first`);
-  }
+  const work = unexportedWork(await inspectTree(tree), series);
+  if (work) throw new UserError(refusalMessage(tree, work));
 }
 
 /** Apply the series with git am; a patch that does not apply is named. */

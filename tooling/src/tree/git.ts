@@ -52,13 +52,36 @@ export function parsePatchIds(out: string): Array<{ patchId: string; commit: str
     .map(([patchId, commit]) => ({ patchId: patchId as string, commit: commit as string }));
 }
 
-/** patch-id of each commit (commits without a diff get none). */
-export async function commitPatchIds(tree: string, root: string): Promise<Map<string, string>> {
-  const log = await gitCheck(tree, ['log', '-p', '--reverse', '--no-color', '--format=commit %H', `${root}..HEAD`]);
+/** patch-id of each commit of a revision range (commits without a diff get none). */
+async function patchIdsOf(tree: string, range: readonly string[]): Promise<Map<string, string>> {
+  const log = await gitCheck(tree, ['log', '-p', '--reverse', '--no-color', '--format=commit %H', ...range]);
   const ids = await git(tree, ['patch-id', '--stable'], log);
   const map = new Map<string, string>();
   for (const { patchId, commit } of parsePatchIds(ids.stdout)) map.set(commit, patchId);
   return map;
+}
+
+/** patch-id of each commit on top of the root commit (commits without a diff get none). */
+export function commitPatchIds(tree: string, root: string): Promise<Map<string, string>> {
+  return patchIdsOf(tree, [`${root}..HEAD`]);
+}
+
+/** Commits of the branches and tags that HEAD does not contain, with their patch-ids. */
+export async function offHeadCommits(tree: string): Promise<{ commits: Commit[]; patchIds: Map<string, string> }> {
+  const refs = (await gitCheck(tree, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/tags'])).split('\n').filter(Boolean);
+  if (refs.length === 0) return { commits: [], patchIds: new Map() };
+  const range = [...new Set(refs), '--not', 'HEAD'];
+  const out = await gitCheck(tree, ['log', '--reverse', '--format=%H%x09%s', ...range]);
+  const commits = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => ({ sha: l.slice(0, l.indexOf('\t')), subject: l.slice(l.indexOf('\t') + 1) }));
+  return { commits, patchIds: commits.length > 0 ? await patchIdsOf(tree, range) : new Map() };
+}
+
+/** `git stash list` lines. */
+export async function stashes(tree: string): Promise<string[]> {
+  return (await gitCheck(tree, ['stash', 'list'])).split('\n').filter(Boolean);
 }
 
 export async function patchIdOfText(cwd: string, patch: string): Promise<string | undefined> {

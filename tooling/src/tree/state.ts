@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { commitPatchIds, commitsAfterRoot, dirtyFiles, patchIdOfText, rootCommit, type Commit } from './git.ts';
+import { commitPatchIds, commitsAfterRoot, dirtyFiles, offHeadCommits, patchIdOfText, rootCommit, stashes, type Commit } from './git.ts';
 import { readSeries } from './series.ts';
 
 export interface TreeCommit extends Commit {
@@ -14,26 +14,55 @@ export interface SeriesPatch {
 }
 
 export interface TreeInfo {
+  /** Commits on top of the root commit, on HEAD, oldest first. */
   commits: TreeCommit[];
+  /** `git status --porcelain --ignored` lines: uncommitted, untracked and ignored files. */
   dirty: string[];
+  /** Commits of other branches and tags that HEAD lacks (absent: none looked at). */
+  offHead?: TreeCommit[];
+  /** `git stash list` lines (absent: none looked at). */
+  stashes?: string[];
+}
+
+/** Work in the tree that patches/ does not hold: it is lost if the tree is recreated. */
+export interface UnexportedWork {
+  /** Commits on HEAD whose patch is not in patches/series. */
+  extra: TreeCommit[];
+  /** Uncommitted, untracked or ignored files. */
+  dirty: boolean;
+  /** Commits on other branches or tags, not on HEAD and not in patches/series. */
+  offHead: TreeCommit[];
+  stashes: number;
 }
 
 export type TreeVerdict =
   | { kind: 'in-sync' }
   /** The tree has commits or changes that patches/ lacks (series itself fully applied). */
-  | { kind: 'unexported'; extra: TreeCommit[]; dirty: boolean }
-  /** patches/series has patches the tree lacks. */
-  | { kind: 'lacking'; missing: SeriesPatch[] };
+  | { kind: 'unexported'; work: UnexportedWork }
+  /** patches/series has patches the tree lacks; `work`: what the tree has besides (undefined: nothing). */
+  | { kind: 'lacking'; missing: SeriesPatch[]; work: UnexportedWork | undefined };
+
+/** What the tree holds that patches/series does not (pure); undefined when nothing. */
+export function unexportedWork(tree: TreeInfo, series: readonly SeriesPatch[]): UnexportedWork | undefined {
+  const inSeries = new Set(series.map((p) => p.patchId).filter((id): id is string => id !== undefined));
+  const foreign = (c: TreeCommit): boolean => c.patchId !== undefined && !inSeries.has(c.patchId);
+  const work: UnexportedWork = {
+    extra: tree.commits.filter(foreign),
+    dirty: tree.dirty.length > 0,
+    offHead: (tree.offHead ?? []).filter(foreign),
+    stashes: tree.stashes?.length ?? 0,
+  };
+  const any = work.extra.length > 0 || work.dirty || work.offHead.length > 0 || work.stashes > 0;
+  return any ? work : undefined;
+}
 
 /** Compare the work tree's commits with patches/series by patch-id (pure). */
 export function compareTree(tree: TreeInfo, series: readonly SeriesPatch[]): TreeVerdict {
   const inTree = new Set(tree.commits.map((c) => c.patchId).filter((id): id is string => id !== undefined));
   const missing = series.filter((p) => p.patchId !== undefined && !inTree.has(p.patchId));
-  if (missing.length > 0) return { kind: 'lacking', missing };
-  const inSeries = new Set(series.map((p) => p.patchId).filter((id): id is string => id !== undefined));
-  const extra = tree.commits.filter((c) => c.patchId !== undefined && !inSeries.has(c.patchId));
-  const dirty = tree.dirty.length > 0;
-  if (extra.length > 0 || dirty) return { kind: 'unexported', extra, dirty };
+  const work = unexportedWork(tree, series);
+  if (missing.length > 0) return { kind: 'lacking', missing, work };
+  if (work) return { kind: 'unexported', work };
   return { kind: 'in-sync' };
 }
 
@@ -42,9 +71,12 @@ export async function inspectTree(tree: string): Promise<TreeInfo> {
   const root = await rootCommit(tree);
   const commits = await commitsAfterRoot(tree, root);
   const ids = await commitPatchIds(tree, root);
+  const other = await offHeadCommits(tree);
   return {
     commits: commits.map((c) => ({ ...c, patchId: ids.get(c.sha) })),
     dirty: await dirtyFiles(tree),
+    offHead: other.commits.map((c) => ({ ...c, patchId: other.patchIds.get(c.sha) })),
+    stashes: await stashes(tree),
   };
 }
 
@@ -57,12 +89,4 @@ export async function readSeriesPatches(patchesDir: string, seriesFile: string):
     out.push({ name, patchId: await patchIdOfText(patchesDir, readFileSync(file, 'utf8')) });
   }
   return out;
-}
-
-/** One line describing unexported work (for warnings and refusals). */
-export function describeUnexported(v: { extra: TreeCommit[]; dirty: boolean }): string {
-  const parts: string[] = [];
-  if (v.extra.length > 0) parts.push(`${v.extra.length} commit(s) not in patches/ (first: "${v.extra[0]?.subject ?? ''}")`);
-  if (v.dirty) parts.push('uncommitted changes');
-  return parts.join(' and ');
 }

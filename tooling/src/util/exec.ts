@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, mkdirSync, accessSync, constants, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { UserError } from './errors.ts';
 
@@ -15,6 +15,17 @@ export interface ExecOptions {
   input?: string;
 }
 
+/**
+ * The error of a command that could not start. spawn() reports a missing
+ * working folder with the same ENOENT as a missing command: tell them apart.
+ */
+export function spawnError(e: NodeJS.ErrnoException, cmd: string, cwd: string | undefined): Error {
+  if (cwd !== undefined && !existsSync(cwd)) return new UserError(`folder not found: ${cwd} (needed to run ${cmd})`);
+  if (cwd !== undefined && !statSync(cwd).isDirectory()) return new UserError(`not a folder: ${cwd} (needed to run ${cmd})`);
+  if (e.code === 'ENOENT') return new UserError(`command not found: ${cmd}`);
+  return e;
+}
+
 /** Run a command to completion and capture its output. Never throws for a non-zero exit. */
 export function capture(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<CaptureResult> {
   return new Promise((resolve, reject) => {
@@ -27,10 +38,7 @@ export function capture(cmd: string, args: readonly string[], opts: ExecOptions 
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr?.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new UserError(`command not found: ${cmd}`));
-      else reject(e);
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(spawnError(e, cmd, opts.cwd)));
     child.on('close', (code, signal) => {
       resolve({
         code: code ?? (signal ? 128 : 1),
@@ -90,12 +98,15 @@ export function runLogged(run: LoggedRun): Promise<LoggedResult> {
       log.write(d);
       splitters[1]?.push(d);
     });
+    let failed = false;
     child.on('error', (e: NodeJS.ErrnoException) => {
-      log.end();
-      if (e.code === 'ENOENT') reject(new UserError(`command not found: ${run.cmd}`));
-      else reject(e);
+      failed = true;
+      log.end(`[could not start: ${e.message}]\n`);
+      reject(spawnError(e, run.cmd, run.cwd));
     });
     child.on('close', (code, signal) => {
+      // A command that could not start still closes; the error above said it all.
+      if (failed) return;
       for (const s of splitters) s.flush();
       log.end(`[exit ${code ?? signal}]\n`, () => resolve({ code: code ?? 128, signal }));
     });

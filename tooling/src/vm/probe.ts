@@ -50,15 +50,20 @@ export function probeKey(qemu: string): string {
   return `${release()}|${cpus()[0]?.model ?? ''}|${bin ?? qemu}|${mtime}`;
 }
 
-export async function cachedProbe(cacheFile: string, key: string, probe: () => Promise<ProbeResult>): Promise<ProbeResult & { cached: boolean }> {
+/** The result of an earlier probe with the same key, if any. */
+export function readCachedProbe(cacheFile: string, key: string): ProbeResult | undefined {
   try {
     const data = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key?: unknown; ok?: unknown; reason?: unknown };
-    if (data.key === key && typeof data.ok === 'boolean' && typeof data.reason === 'string') {
-      return { ok: data.ok, reason: data.reason, cached: true };
-    }
+    if (data.key === key && typeof data.ok === 'boolean' && typeof data.reason === 'string') return { ok: data.ok, reason: data.reason };
   } catch {
     /* no cache yet */
   }
+  return undefined;
+}
+
+export async function cachedProbe(cacheFile: string, key: string, probe: () => Promise<ProbeResult>): Promise<ProbeResult & { cached: boolean }> {
+  const old = readCachedProbe(cacheFile, key);
+  if (old) return { ...old, cached: true };
   const r = await probe();
   mkdirSync(dirname(cacheFile), { recursive: true });
   writeFileSync(cacheFile, `${JSON.stringify({ key, ...r })}\n`);
