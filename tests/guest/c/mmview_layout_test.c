@@ -682,6 +682,55 @@ static int view_vma_count(struct __test_metadata *_metadata,
 	return n;
 }
 
+static long unmap_middle_and_grow_first(long p, long ps, long unused,
+					long *out)
+{
+	(void)unused;
+	(void)out;
+	if (munmap((char *)p + ps, ps))
+		return -1;
+	return (long)mremap((void *)p, ps, 2 * ps, 0);
+}
+
+/*
+ * mremap() growing a VMA in place into the hole before its neighbour merges
+ * the two, from a view as from a process without views (the kernel's
+ * mremap_test "expand merge"), and every view follows.
+ */
+TEST_F(layout, mremap_growing_into_a_hole_merges_in_every_view)
+{
+	static char range[MAPS_SIZE];
+	unsigned long start, end;
+	struct mvt_res r;
+	char *nl;
+	long p;
+	int k, lines;
+
+	p = (long)mmap(NULL, 3 * self->ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(-1, p);
+	start = p;
+	end = p + 3 * self->ps;
+	r = WRPC(WCH(1), MVT_CALL, (long)unmap_middle_and_grow_first, p,
+		 (long)self->ps);
+	ASSERT_EQ(p, r.ret) TH_LOG("mremap in view 1: %s", strerror(r.err));
+	for (k = 0; k < NW; k++) {
+		long view = self->view[k];
+
+		read_maps(_metadata, self->tid[k], self->maps_a);
+		maps_range(range, sizeof(range), self->maps_a, start, end,
+			   false);
+		lines = 0;
+		for (nl = range; (nl = strchr(nl, '\n')); nl++)
+			lines++;
+		ASSERT_EQ(3 * self->ps, maps_bytes(self->maps_a, start, end));
+		ASSERT_EQ(1, lines)
+			TH_LOG("view %ld maps the range as:\n%s", view,
+			       range);
+	}
+	ASSERT_EQ(0, munmap((void *)p, 3 * self->ps));
+}
+
 /*
  * A view may hold more VMAs than the caller (its own mprotect() splits of an
  * unshared range). At vm.max_map_count, a change that the caller may make

@@ -557,4 +557,106 @@ TEST(sealed_dontfork_mapping_cannot_be_replaced_from_a_view)
 	ASSERT_EQ(0, mmview_delete(view));
 }
 
+static long advise_random(void *arg)
+{
+	return madvise(arg, 4 * mvt_page_size(), MADV_RANDOM) ? -errno : 0;
+}
+
+static long unmap_four(void *arg)
+{
+	return munmap(arg, 4 * mvt_page_size()) ? -errno : 0;
+}
+
+/* Does the calling thread's view show "rr" (MADV_RANDOM) in VmFlags? */
+static long random_flag(void *arg)
+{
+	static char smaps[256 * 1024];
+
+	return mvt_smaps_flag(mvt_gettid(), arg, "rr", smaps, sizeof(smaps));
+}
+
+/*
+ * Flag advice that a seal allows (the kernel's mseal_test
+ * test_seal_madvise_nodiscard) reaches every view: the views follow the
+ * caller's change, which passed the seal check, instead of failing it
+ * (which warned in the mirror and left the views different).
+ */
+TEST(flag_advice_on_a_sealed_mapping_reaches_every_view)
+{
+	size_t ps = mvt_page_size();
+	unsigned char *p;
+	long view;
+	int err;
+
+	ASSERT_MMVIEW_AVAILABLE();
+	p = mmap(NULL, 4 * ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	if (syscall(__NR_mseal, p, 4 * ps, 0))
+		SKIP(return, "mseal: %s", strerror(errno));
+	view = mmview_create();
+	ASSERT_LT(0, view);
+
+	ASSERT_EQ(0, run_in_view(view, advise_random, p, &err))
+		TH_LOG("MADV_RANDOM on a sealed mapping from a view: %s",
+		       strerror(err));
+	ASSERT_EQ(1, random_flag(p)) TH_LOG("the base lacks the advice");
+	ASSERT_EQ(1, run_in_view(view, random_flag, p, NULL));
+	/* The seal still holds, from either view. */
+	ASSERT_EQ(-EPERM, run_in_view(view, unmap_four, p, &err));
+	ASSERT_EQ(-EPERM, unmap_four(p));
+	ASSERT_EQ(0, run_in_view(view, read_first, p + 3 * ps, NULL));
+	ASSERT_EQ(0, mmview_delete(view));
+}
+
+static long map_zero_and_protect(void *arg)
+{
+	size_t len = 4 * mvt_page_size();
+	void *z;
+
+	(void)arg;
+	z = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		 -1, 0);
+	if (z == MAP_FAILED)
+		return -errno;
+	if (z != NULL)
+		return -1000;
+	return mprotect(NULL, len, PROT_READ) ? -errno : 0;
+}
+
+static long store_and_load(void *arg)
+{
+	*(volatile unsigned char *)arg = 'z';
+	return *(volatile unsigned char *)arg;
+}
+
+/*
+ * A protection change of a mapping at address 0 (allowed to root: the
+ * kernel's mseal_test maps there) made from a view is mirrored into the
+ * base. Its mmu notifier range must end: an invalidation left open makes
+ * every later fault of a view through the base retry for ever.
+ */
+TEST(protection_change_at_address_zero_leaves_views_faulting)
+{
+	size_t ps = mvt_page_size();
+	unsigned char *p;
+	long view, ret;
+	int err;
+
+	ASSERT_MMVIEW_AVAILABLE();
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	view = mmview_create();
+	ASSERT_LT(0, view);
+	ret = run_in_view(view, map_zero_and_protect, NULL, &err);
+	if (ret == -EPERM || ret == -EACCES)
+		SKIP(return, "no mapping at address 0 here: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("mmap/mprotect at 0 from a view: %ld", ret);
+	/* A first touch from the view: faults through the base. */
+	ASSERT_EQ('z', run_in_view(view, store_and_load, p, NULL));
+	ASSERT_EQ('z', p[0]);
+	ASSERT_EQ(0, munmap(NULL, 4 * ps));
+	ASSERT_EQ(0, mmview_delete(view));
+}
+
 TEST_HARNESS_MAIN

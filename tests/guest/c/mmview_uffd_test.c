@@ -283,6 +283,42 @@ TEST_F_TIMEOUT(uffd, writeprotect_fault_from_another_view, 120)
 	munmap(src, self->ps);
 }
 
+/*
+ * Flag advice from a view (mirrored into the base) keeps the base's
+ * registration: the base's VMA must keep its userfaultfd flags along with
+ * its context (the kernel BUG()s on a mismatch when the userfaultfd is
+ * closed), and faults must still be delivered.
+ */
+TEST_F_TIMEOUT(uffd, registration_survives_flag_advice_from_a_view, 120)
+{
+	char *page = self->area + self->ps;
+	struct uffdio_zeropage zp;
+	struct uffd_msg msg;
+	struct async c;
+
+	ASSERT_EQ(0, WRPC(WCH(2), MVT_CALL, (long)w_register,
+			  (long)self->area, NPAGES * self->ps,
+			  UFFDIO_REGISTER_MODE_MISSING).ret);
+	ASSERT_EQ(0, WRPC(WCH(1), MVT_SYSCALL, SYS_madvise, (long)self->area,
+			  NPAGES * self->ps, MADV_RANDOM).ret);
+	ASSERT_EQ(0, WRPC(WCH(2), MVT_SYSCALL, SYS_madvise, (long)self->area,
+			  NPAGES * self->ps, MADV_NORMAL).ret);
+
+	ASSERT_EQ(0, async_start(&c, WCH(1), MVT_STORE, (long)page, 0x33, 0));
+	ASSERT_EQ(1, read_msg(self->fd, &msg, 10000))
+		TH_LOG("no fault delivered after the advice");
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	ASSERT_EQ((uint64_t)(uintptr_t)page,
+		  msg.arg.pagefault.address & ~(uint64_t)(self->ps - 1));
+	zp = (struct uffdio_zeropage){ .range = { .start = (uintptr_t)page,
+						  .len = self->ps } };
+	ASSERT_EQ(0, ioctl(self->fd, UFFDIO_ZEROPAGE, &zp));
+	pthread_join(c.th, NULL);
+	ASSERT_EQ(0, c.res.rpc);
+	ASSERT_EQ(0x33, *(volatile long *)page);
+	/* The teardown closes the userfaultfd: the release walks the VMAs. */
+}
+
 /* UFFDIO_MOVE issued from view 2 moves the base's page for every view. */
 TEST_F_TIMEOUT(uffd, move_from_a_view, 120)
 {
