@@ -71,9 +71,12 @@ test('libraryClosure follows DT_NEEDED transitively, once each, and names what i
     ['libzstd.so.1', lib('libzstd.so.1', ['libc.so.6'], 'libzstd1')],
     ['libunused.so.1', lib('libunused.so.1', [], 'libunused1')],
   ]);
-  const c = libraryClosure(['libkmod.so.2', 'libc.so.6', 'libgone.so.3'], index);
+  const roots = ['libkmod.so.2', 'libc.so.6', 'libgone.so.3'].map((soname) => ({ soname, by: 'stress-ng' }));
+  const c = libraryClosure(roots, index);
   assert.deepEqual(c.libs.map((l) => l.soname).sort(), ['ld-linux-x86-64.so.2', 'libc.so.6', 'libkmod.so.2', 'libzstd.so.1']);
-  assert.deepEqual(c.missing, ['libgone.so.3']);
+  assert.deepEqual(c.missing, [{ soname: 'libgone.so.3', by: 'stress-ng' }]);
+  index.delete('libzstd.so.1');
+  assert.deepEqual(libraryClosure(roots, index).missing, [{ soname: 'libgone.so.3', by: 'stress-ng' }, { soname: 'libzstd.so.1', by: 'libkmod2' }]);
 });
 
 test('soakEntries: programs, libraries at their package paths, the interpreter as a link, preload, runner, settings', () => {
@@ -101,13 +104,14 @@ test('splitMinutes halves the time, at least a minute in all', () => {
   assert.deepEqual(splitMinutes(4.5), { stressSeconds: 135, trinitySeconds: 135 });
 });
 
-test('trinity gets only the 64-bit table on x86_64 (no IA32 emulation in the guest)', () => {
-  assert.deepEqual(trinityArchArgs('x86_64'), ['-a', '64']);
-  assert.deepEqual(trinityArchArgs('arm64'), []);
+test('trinity gets only the 64-bit table on x86_64 (no IA32 emulation in the guest) and only the fd providers vm calls map', () => {
+  const fds = '--disable-fds=sockets,pipes,perf,epoll,eventfd,pseudo,timerfd,drm';
+  assert.deepEqual(trinityArchArgs('x86_64'), ['-a', '64', fds]);
+  assert.deepEqual(trinityArchArgs('arm64'), [fds]);
 });
 
 test('the vm stressor list leaves out what cannot run in the guest', () => {
-  for (const s of ['watchdog', 'swap', 'mlockmany']) assert.ok(!VM_STRESSORS.includes(s), s);
+  for (const s of ['watchdog', 'swap', 'mlockmany', 'tmpfs']) assert.ok(!VM_STRESSORS.includes(s), s);
   for (const s of ['mmap', 'madvise', 'mremap', 'userfaultfd', 'vm', 'mmapfork']) assert.ok(VM_STRESSORS.includes(s), s);
 });
 
@@ -115,7 +119,7 @@ test('renderSoakEnv writes sh assignments that the runner can source', () => {
   const s = defaultSettings('x86_64', 90, 60, 1234);
   const text = renderSoakEnv(s);
   const out = execFileSync('/bin/sh', ['-c', `${text}\necho "$SOAK_STRESS_SECONDS $SOAK_TRINITY_SECONDS $SOAK_TRINITY_SEED $SOAK_TRINITY_ARGS|$SOAK_TOOLS"`], { encoding: 'utf8' });
-  assert.equal(out, '90 60 1234 -a 64|stress-ng trinity\n');
+  assert.equal(out, '90 60 1234 -a 64 --disable-fds=sockets,pipes,perf,epoll,eventfd,pseudo,timerfd,drm|stress-ng trinity\n');
   assert.match(text, /SOAK_STRESSORS='bad-altstack,bigheap,/);
   assert.match(text, /SOAK_STRESS_ARGS='--oom-avoid /);
   assert.throws(() => renderSoakEnv({ ...s, stressArgs: ["it's"] }), /not a plain value/);
@@ -174,7 +178,7 @@ const STRESS_OK = [
   'stress-ng: metrc: [80] mmap                 14    131.09      0.25      0.54         0.97           3.79',
   'stress-ng: metrc: [80] vm                    0    131.09      0.41      0.16         0.00           0.00',
   'stress-ng: info:  [80] successful run completed in 131.12s',
-  'SOAK-VIEWS tool=stress-ng samples=120 inview=118 base=2',
+  'SOAK-VIEWS tool=stress-ng samples=120 inview=118 base=2 entered=950',
   'SOAK-RESULT tool=stress-ng exit=0 seconds=133 taint=0->0',
 ];
 
@@ -183,7 +187,7 @@ const TRINITY_OK = [
   'soak: trinity -g vm -a 64 -s 14 -C 4 (seed 14; rerun with the same seed to repeat)',
   '[main] Ran 53210 syscalls. Successes: 20000  Failures: 33210',
   'SOAK-DEADLINE tool=trinity at=120 signal=INT',
-  'SOAK-VIEWS tool=trinity samples=80 inview=80 base=0',
+  'SOAK-VIEWS tool=trinity samples=80 inview=80 base=0 entered=312',
   'SOAK-RESULT tool=trinity exit=0 seconds=124 taint=0->0',
 ];
 
@@ -195,7 +199,7 @@ test('parseSoak: a clean run of both tools has no problems', () => {
   assert.equal(s.tool, 'stress-ng');
   assert.equal(s.exit, 0);
   assert.equal(s.deadline, 130);
-  assert.deepEqual(s.views, { samples: 120, inview: 118, base: 2 });
+  assert.deepEqual(s.views, { samples: 120, inview: 118, base: 2, entered: 950 });
   assert.deepEqual(s.stressNg?.bogoOps, { mmap: 14, vm: 0 });
   assert.equal(s.stressNg?.completed, 'successful');
   assert.deepEqual(soakProblems(s), []);
@@ -255,13 +259,13 @@ test('a hang, an unkillable process, taint and no process in a view are problems
     'SOAK-HANG tool=stress-ng after=190 left=2',
     'soak: left: pid 1795 stress-ng-mmap State: R (running) wchan=0',
     'SOAK-UNKILLABLE tool=stress-ng left=1',
-    'SOAK-VIEWS tool=stress-ng samples=30 inview=0 base=30',
+    'SOAK-VIEWS tool=stress-ng samples=30 inview=0 base=30 entered=0',
     'SOAK-RESULT tool=stress-ng exit=137 seconds=221 taint=0->512',
   ]);
   assert.ok(r);
   const p = soakProblems(r);
   assert.ok(p.some((x) => /1 process\(es\) survived SIGKILL/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /no thread was ever seen inside a view/.test(x)));
+  assert.ok(p.some((x) => /no process entered views \(30 samples of MMView:, none inside a view\)/.test(x)));
   assert.ok(p.some((x) => /tainted \(0 -> 512\)/.test(x)));
   assert.ok(!p.some((x) => /exited with status/.test(x)), 'the kill explains the status');
 

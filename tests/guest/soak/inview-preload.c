@@ -16,13 +16,16 @@
  * and its errno (prefix "mmview-inview: FAILED") and the process exits with
  * status 99.  ENOMEM (memory is short under the stressors) is retried for a
  * while first.  Nothing else is printed unless MMVIEW_INVIEW_VERBOSE is set
- * (then one line per process that enters views).
+ * (then one line per process that enters views).  With MMVIEW_INVIEW_COUNT
+ * set to a file name, each process that entered its views appends one byte
+ * to that file: its size counts them.
  *
  * Build: cc -shared -fPIC -O2 -o inview-preload.so inview-preload.c
  *        -I<repo>/userspace/libmmview/include
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,22 @@
 #define INVIEW_RETRY_NS 50000000L
 
 static int verbose;
+/* MMVIEW_INVIEW_COUNT, copied at startup: a forked child must not call getenv(). */
+static char count_path[256];
+
+/* One byte per process in views; O_APPEND keeps concurrent writers apart. */
+static void count_entry(void)
+{
+	int fd;
+
+	if (!count_path[0])
+		return;
+	fd = open(count_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0) {
+		(void)!write(fd, "v", 1);
+		close(fd);
+	}
+}
 
 /* write(2) of a whole line; stdio may not be usable in a forked child. */
 static void say(const char *line, size_t n)
@@ -110,6 +129,7 @@ static long enter_views(const char *where, int in_child)
 	cur = view_call(__NR_mmview_migrate, -1L, &err);
 	if (cur != second)
 		inview_fail(where, "mmview_migrate(-1) after the move", cur, err, in_child);
+	count_entry();
 	if (verbose) {
 		char buf[128];
 		int n = snprintf(buf, sizeof(buf), "mmview-inview: pid %d (%s) runs in view %ld\n",
@@ -129,9 +149,12 @@ static void inview_atfork_child(void)
 __attribute__((constructor(101)))
 static void inview_init(void)
 {
+	const char *count = getenv("MMVIEW_INVIEW_COUNT");
 	int err;
 
 	verbose = getenv("MMVIEW_INVIEW_VERBOSE") != NULL;
+	if (count && strlen(count) < sizeof(count_path))
+		strcpy(count_path, count);
 	enter_views("startup", 0);
 	err = pthread_atfork(NULL, NULL, inview_atfork_child);
 	if (err)

@@ -11,7 +11,7 @@
 # Machine-readable lines for the host (tooling/src/soak/results.ts):
 #   SOAK-CONFIG tool=<t> key=value...
 #   SOAK-VIEWS tool=<t> samples=<n> inview=<n> base=<n>
-#   SOAK-DEADLINE tool=<t> at=<s>        stress-ng was still running at its deadline: SIGALRM sent
+#   SOAK-DEADLINE tool=<t> at=<s> signal=<sig> processes=<n>   still running at its deadline: signalled
 #   SOAK-HANG tool=<t> after=<s> left=<n> processes still there <grace> s after the deadline: SIGKILL
 #   SOAK-UNKILLABLE tool=<t> left=<n>    still there after SIGKILL (stuck in the kernel)
 #   SOAK-RESULT tool=<t> exit=<status> seconds=<s> taint=<before>-><after>
@@ -21,9 +21,11 @@
 # Why the deadline: the kernels of this project are tinyconfig-based without
 # CONFIG_POSIX_TIMERS, so alarm(2), setitimer(2) and timer_create(2) fail with
 # ENOSYS.  stress-ng ends its run with alarm(): without it, no stressor ever
-# stops.  The runner delivers the SIGALRM itself at the deadline (what the
-# alarm would have done), then SIGKILLs whatever is left after a grace period
-# (a stressor stuck in one very long iteration, or in the kernel).
+# stops.  At the deadline the runner sends stress-ng SIGINT (it then stops
+# its stressors and reports as after its timeout), SIGALRM to stressors that
+# are still there a minute later, and SIGKILLs whatever is left after the
+# grace period (a stressor stuck in one very long iteration, or in the
+# kernel).
 
 [ -r /etc/mmview/soak.env ] && . /etc/mmview/soak.env
 
@@ -77,10 +79,12 @@ show_left() {
   done
 }
 
-# sample_views <tool> <comm prefix> <pid of the tool> <stop file>: while the
-# tool runs, read MMView: of its threads every few seconds.  A process just
-# forked may not have entered its views yet: a few base-view samples are
-# normal, a run with none inside views is not.
+# sample_views <tool> <comm prefix> <pid of the tool> <stop file> <count file>:
+# while the tool runs, read MMView: of its threads every few seconds.  A
+# process just forked may not have entered its views yet: a few base-view
+# samples are normal, a run with none inside views is not.  The count file
+# (MMVIEW_INVIEW_COUNT of the preload) has one byte per process that entered
+# its views.
 sample_views() {
   samples=0 inview=0 base=0
   while kill -0 "$3" 2>/dev/null && [ ! -e "$4" ]; do
@@ -94,29 +98,39 @@ sample_views() {
     done
     sleep 3
   done
-  echo "SOAK-VIEWS tool=$1 samples=$samples inview=$inview base=$base"
+  entered=$(wc -c < "$5" 2>/dev/null | tr -d ' ')
+  echo "SOAK-VIEWS tool=$1 samples=$samples inview=$inview base=$base entered=${entered:-0}"
 }
 
-# supervise <tool> <comm prefix> <pid> <deadline seconds> <signal> <signal prefix>:
-# wait for the tool; at the deadline send <signal> to its processes whose
-# comm starts with <signal prefix>; after the grace period SIGKILL whatever of
-# it is left (SOAK-HANG) and report what survives even that (SOAK-UNKILLABLE).
-# Sets $status to the tool's exit status.
+# supervise <tool> <comm prefix> <pid> <deadline seconds> <signal> <again signal> <again comm prefix>:
+# wait for the tool; at the deadline send <signal> to its main process <pid>
+# (stress-ng and trinity both stop cleanly on SIGINT: stress-ng passes SIGALRM
+# on to its stressors, reports and exits). If it is still there 60 s later,
+# send <again signal> to its processes whose comm starts with <again comm
+# prefix> (the SIGALRM each stressor's alarm() would have sent), every 30 s.
+# After the grace period SIGKILL whatever of it is left (SOAK-HANG) and report
+# what survives even that (SOAK-UNKILLABLE). Sets $status to its exit status.
 supervise() {
-  tool=$1 prefix=$2 pid=$3 limit=$4 first=$5 sigprefix=$6
+  tool=$1 prefix=$2 pid=$3 limit=$4 first=$5 again=$6 againprefix=$7
   t0=$(uptime_s)
-  while kill -0 "$pid" 2>/dev/null && [ $(( $(uptime_s) - t0 )) -lt "$limit" ]; do sleep 1; done
+  elapsed() { echo $(( $(uptime_s) - t0 )); }
+  while kill -0 "$pid" 2>/dev/null && [ "$(elapsed)" -lt "$limit" ]; do sleep 1; done
   if kill -0 "$pid" 2>/dev/null; then
-    echo "SOAK-DEADLINE tool=$tool at=$(( $(uptime_s) - t0 )) signal=$first"
+    echo "SOAK-DEADLINE tool=$tool at=$(elapsed) signal=$first processes=$(count "$prefix")"
     kill "-$first" "$pid" 2>/dev/null
-    signal_all "$first" "$sigprefix"
   fi
   # The tool and everything it started must be gone by the end of the grace period.
-  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $(( $(uptime_s) - t0 )) -lt $((limit + SOAK_GRACE)) ]; do
+  next=$((limit + 60))
+  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ "$(elapsed)" -lt $((limit + SOAK_GRACE)) ]; do
+    if [ "$(elapsed)" -ge "$next" ]; then
+      echo "soak: $tool: $(count "$prefix") process(es) left $(elapsed) s after the start: SIG$again to $againprefix*"
+      for p in $(procs "$againprefix"); do [ "$p" = "$pid" ] || kill "-$again" "$p" 2>/dev/null; done
+      next=$((next + 30))
+    fi
     sleep 1
   done
   if kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; then
-    echo "SOAK-HANG tool=$tool after=$(( $(uptime_s) - t0 )) left=$(count "$prefix")"
+    echo "SOAK-HANG tool=$tool after=$(elapsed) left=$(count "$prefix")"
     show_left "$prefix"
     sleep 5
     echo "soak: the same 5 s later:"
@@ -159,15 +173,15 @@ run_stress_ng() {
     return
   fi
   before=$(taint) t0=$(uptime_s) stop=$SOAK_SCRATCH/stress-ng.stop
-  rm -f "$stop"
+  rm -f "$stop" "$SOAK_SCRATCH/stress-ng.count"
   # shellcheck disable=SC2086
-  (cd "$dir" && LD_PRELOAD=$SOAK_PRELOAD exec stress-ng $which --timeout "${SOAK_STRESS_SECONDS}s" \
-    --verify --metrics-brief --temp-path "$dir" $SOAK_STRESS_ARGS </dev/null 2>&1) &
+  (cd "$dir" && MMVIEW_INVIEW_COUNT=$SOAK_SCRATCH/stress-ng.count LD_PRELOAD=$SOAK_PRELOAD exec stress-ng $which \
+    --timeout "${SOAK_STRESS_SECONDS}s" --verify --metrics-brief --temp-path "$dir" $SOAK_STRESS_ARGS </dev/null 2>&1) &
   pid=$!
-  sample_views stress-ng stress-ng "$pid" "$stop" &
+  sample_views stress-ng stress-ng "$pid" "$stop" "$SOAK_SCRATCH/stress-ng.count" &
   sampler=$!
   # stress-ng stops by itself after its timeout when alarm() works; the deadline leaves it 10 s more.
-  supervise stress-ng stress-ng "$pid" $((SOAK_STRESS_SECONDS + 10)) ALRM stress-ng
+  supervise stress-ng stress-ng "$pid" $((SOAK_STRESS_SECONDS + 10)) INT ALRM stress-ng-
   touch "$stop"; wait "$sampler"
   echo "SOAK-RESULT tool=stress-ng exit=$status seconds=$(( $(uptime_s) - t0 )) taint=$before->$(taint)"
 }
@@ -185,16 +199,22 @@ run_trinity() {
   fi
   before=$(taint) t0=$(uptime_s) stop=$SOAK_SCRATCH/trinity.stop
   rm -f "$stop"
-  # Trinity refuses to run as root: run it as an ordinary user in its scratch folder.
-  # It has no time limit of its own: SIGINT at the deadline ends it cleanly.
-  cmd="cd $dir && LD_PRELOAD=$SOAK_PRELOAD exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q -l off"
+  # Trinity refuses to run as root: run it as an ordinary user in its scratch folder,
+  # where it logs (trinity.log, trinity-child<N>.log). It has no time limit of its
+  # own: SIGINT at the deadline ends it cleanly.
+  cmd="cd $dir && MMVIEW_INVIEW_COUNT=$dir/views.count LD_PRELOAD=$SOAK_PRELOAD exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q"
   echo "soak: trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN (seed $SOAK_TRINITY_SEED; rerun with the same seed to repeat)"
   (su -s /bin/sh "$SOAK_USER" -c "$cmd" </dev/null 2>&1) &
   pid=$!
-  sample_views trinity trinity "$pid" "$stop" &
+  sample_views trinity trinity "$pid" "$stop" "$dir/views.count" &
   sampler=$!
-  supervise trinity trinity "$pid" "$SOAK_TRINITY_SECONDS" INT trinity-main
+  supervise trinity trinity "$pid" "$SOAK_TRINITY_SECONDS" INT INT trinity-main
   touch "$stop"; wait "$sampler"
+  # Trinity's own account of the run, and each child's last system calls.
+  [ -r "$dir/trinity.log" ] && tail -n 25 "$dir/trinity.log" | sed 's/^/trinity.log: /'
+  for f in "$dir"/trinity-child*.log; do
+    [ -r "$f" ] && tail -n 2 "$f" | sed "s|^|${f##*/}: |"
+  done
   echo "SOAK-RESULT tool=trinity exit=$status seconds=$(( $(uptime_s) - t0 )) taint=$before->$(taint)"
 }
 

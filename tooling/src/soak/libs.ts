@@ -56,28 +56,34 @@ export interface LibFile {
   needed: readonly string[];
 }
 
+/** A needed soname and the package whose program or library needs it. */
+export interface Need {
+  soname: string;
+  by: string;
+}
+
 export interface Closure {
   libs: LibFile[];
-  /** Sonames no known package provides. */
-  missing: string[];
+  /** Sonames no known package provides, with the package that needs each. */
+  missing: Need[];
 }
 
 /** The libraries needed by `roots`, transitively, from an index of sonames (pure). */
-export function libraryClosure(roots: readonly string[], index: ReadonlyMap<string, LibFile>): Closure {
+export function libraryClosure(roots: readonly Need[], index: ReadonlyMap<string, LibFile>): Closure {
   const libs: LibFile[] = [];
-  const missing: string[] = [];
+  const missing: Need[] = [];
   const seen = new Set<string>();
   const queue = [...roots];
-  for (let soname = queue.shift(); soname !== undefined; soname = queue.shift()) {
-    if (seen.has(soname)) continue;
-    seen.add(soname);
-    const lib = index.get(soname);
+  for (let need = queue.shift(); need !== undefined; need = queue.shift()) {
+    if (seen.has(need.soname)) continue;
+    seen.add(need.soname);
+    const lib = index.get(need.soname);
     if (!lib) {
-      missing.push(soname);
+      missing.push(need);
       continue;
     }
     libs.push(lib);
-    queue.push(...lib.needed);
+    queue.push(...lib.needed.map((soname) => ({ soname, by: lib.pkg })));
   }
   return { libs, missing };
 }
@@ -169,7 +175,7 @@ export async function bundlePrograms(req: BundleRequest): Promise<Bundle> {
   };
 
   const programs: ResolvedProgram[] = [];
-  const rootNeeded: string[] = [];
+  const rootNeeded: Need[] = [];
   let interpreterPath: string | undefined;
   for (const prog of req.programs) {
     await fetch(prog.pkg);
@@ -178,13 +184,13 @@ export async function bundlePrograms(req: BundleRequest): Promise<Bundle> {
     for (const bin of prog.binaries) {
       const hostFile = join(root, bin);
       if (!existsSync(hostFile)) throw new UserError(`${prog.pkg}:${req.debianArch} ${versions.get(prog.pkg)} has no ${bin}`);
-      rootNeeded.push(...parseNeeded(await readelf('-d', hostFile)));
+      rootNeeded.push(...parseNeeded(await readelf('-d', hostFile)).map((soname) => ({ soname, by: prog.pkg })));
       interpreterPath ??= parseInterpreter(await readelf('-l', hostFile));
       binaries.push({ guestPath: `/${bin}`, hostFile });
     }
     programs.push({ pkg: prog.pkg, version: versions.get(prog.pkg) ?? '?', binaries });
   }
-  if (interpreterPath) rootNeeded.push(basename(interpreterPath));
+  if (interpreterPath) rootNeeded.push({ soname: basename(interpreterPath), by: req.programs[0]?.pkg ?? '?' });
 
   const dependsOf = new Map<string, string[]>();
   const depends = async (pkg: string): Promise<string[]> => {
@@ -197,20 +203,27 @@ export async function bundlePrograms(req: BundleRequest): Promise<Bundle> {
     return d;
   };
 
+  // A missing soname is looked for in the Depends of the package that needs it.
+  const tried = new Set<string>();
   let closure = libraryClosure(rootNeeded, index);
   for (let round = 0; closure.missing.length > 0 && round < (req.maxRounds ?? 8); round++) {
-    // Packages that contributed: the programs' and those of the libraries found so far.
-    const used = new Set([...req.programs.map((p) => p.pkg), ...closure.libs.map((l) => l.pkg)]);
     const next = new Set<string>();
-    for (const pkg of used) for (const d of await depends(pkg)) if (!roots.has(d)) next.add(d);
+    for (const by of new Set(closure.missing.map((m) => m.by))) for (const d of await depends(by)) if (!roots.has(d) && !tried.has(d)) next.add(d);
     if (next.size === 0) break;
-    for (const pkg of [...next].sort()) await fetch(pkg);
+    for (const pkg of [...next].sort()) {
+      tried.add(pkg);
+      try {
+        await fetch(pkg);
+      } catch (e) {
+        // Architecture: all packages (data, no libraries) and virtual ones have no <pkg>:<arch>.
+        if (!(e instanceof UserError)) throw e;
+      }
+    }
     closure = libraryClosure(rootNeeded, index);
   }
   if (closure.missing.length > 0) {
-    throw new UserError(
-      `no package found for ${closure.missing.join(', ')} (needed by ${req.programs.map((p) => p.pkg).join(', ')}:${req.debianArch}); see ${req.logFile}`,
-    );
+    const what = closure.missing.map((m) => `${m.soname} (needed by ${m.by})`).join(', ');
+    throw new UserError(`no ${req.debianArch} package found for ${what}; see ${req.logFile}`);
   }
 
   let interpreter: Bundle['interpreter'];

@@ -43,7 +43,8 @@ export interface SoakToolResult {
   deadline: number | undefined;
   hang: { after: number; left: number } | undefined;
   unkillable: number | undefined;
-  views: { samples: number; inview: number; base: number } | undefined;
+  /** MMView: samples of the tool's threads, and how many processes entered their views (the preload's count). */
+  views: { samples: number; inview: number; base: number; entered: number } | undefined;
   /** "mmview-inview: FAILED ..." lines. */
   preloadFailures: string[];
   stressNg: StressNgSummary | undefined;
@@ -180,7 +181,7 @@ export function parseSoak(lines: readonly string[]): SoakToolResult[] {
     }
     if ((m = OTHER.exec(line))) {
       const f = parseFields(m[2] as string);
-      if (m[1] === 'VIEWS') cur.views = { samples: num(f.samples) ?? 0, inview: num(f.inview) ?? 0, base: num(f.base) ?? 0 };
+      if (m[1] === 'VIEWS') cur.views = { samples: num(f.samples) ?? 0, inview: num(f.inview) ?? 0, base: num(f.base) ?? 0, entered: num(f.entered) ?? 0 };
       else if (m[1] === 'DEADLINE') cur.deadline = num(f.at);
       else if (m[1] === 'HANG') cur.hang = { after: num(f.after) ?? 0, left: num(f.left) ?? 0 };
       else cur.unkillable = num(f.left) ?? 0;
@@ -211,7 +212,9 @@ export function soakProblems(r: SoakToolResult): string[] {
   if (r.viewsUnavailable) return p;
   if (r.unkillable !== undefined) p.push(`${r.tool}: ${r.unkillable} process(es) survived SIGKILL (stuck in the kernel)`);
   else if (r.hang) p.push(`${r.tool}: hang: ${r.hang.left} process(es) still running ${r.hang.after} s after the start (${r.config.grace ?? '?'} s past the deadline), SIGKILLed`);
-  if (r.views && r.views.inview === 0) p.push(`${r.tool}: no thread was ever seen inside a view (${r.views.samples} samples of MMView:)`);
+  if (r.views && r.views.inview === 0 && r.views.entered === 0) {
+    p.push(`${r.tool}: no process entered views (${r.views.samples} samples of MMView:, none inside a view)`);
+  }
   if (taintChanged(r)) p.push(`${r.tool}: the kernel became tainted (${r.taintBefore} -> ${r.taintAfter})`);
   if (r.tool === 'stress-ng' && r.stressNg) {
     const s = r.stressNg;
@@ -246,7 +249,7 @@ export function describeSoak(r: SoakToolResult): string {
     if (r.config.seed) parts.push(`seed ${r.config.seed}`);
     if (r.trinity?.syscalls !== undefined) parts.push(`${r.trinity.syscalls} syscalls`);
   }
-  if (r.views) parts.push(`MMView samples: ${r.views.inview} inside views, ${r.views.base} in the base view`);
+  if (r.views) parts.push(`${r.views.entered} process(es) entered views; MMView: samples ${r.views.inview} in a view, ${r.views.base} in the base`);
   if (r.deadline !== undefined) parts.push(`stopped by the runner at ${r.deadline} s`);
   if (r.exit !== undefined) parts.push(`exit ${r.exit}`);
   return `${r.tool}: ${parts.join('; ')}`;
