@@ -235,6 +235,36 @@ TEST_F(walk, mincore_in_a_view_counts_what_only_the_base_maps)
 	}
 }
 
+/*
+ * A userfaultfd registration lives in the base only, so it splits the
+ * base's VMA and not the view's: the view's one VMA is walked in three
+ * parts of the base's. mincore() must fill its vector across the parts.
+ */
+TEST_F(walk, mincore_in_a_view_across_base_vmas)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)self->p + 10 * self->ps,
+			   .len = 2 * self->ps },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd, i;
+
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, fd) TH_LOG("userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(fd, UFFDIO_API, &api));
+	ASSERT_EQ(0, ioctl(fd, UFFDIO_REGISTER, &reg));
+	memset(self->io.vec, 0xee, sizeof(self->io.vec));
+	ASSERT_EQ(0, run_in_view(self->view, do_mincore, &self->io));
+	for (i = 0; i < NPAGES; i++) {
+		int v = self->io.vec[i];
+
+		ASSERT_EQ(i < TOUCHED, v)
+			TH_LOG("page %d: mincore in the view says %#x", i, v);
+	}
+	close(fd);
+}
+
 TEST_F(walk, pagemap_scan_in_a_view_finds_what_only_the_base_maps)
 {
 	struct page_region *r = self->io.regions;
