@@ -302,6 +302,52 @@ static long ksm_merging_pages(pid_t tid)
 	return strtol(buf, NULL, 10);
 }
 
+/*
+ * With use_zero_pages, ksmd maps zero-filled pages to the zero page and
+ * counts them (ksm_zero_pages) in the base. The views' copies of those
+ * entries are not KSM's: zapping them (here when the base unmerges)
+ * must not uncount anything.
+ */
+TEST_F_TIMEOUT(advice, ksm_zero_pages_are_counted_once, 600)
+{
+	size_t len = 4 * self->ps, off;
+	char *p = map_anon(_metadata, len, MAP_PRIVATE);
+	long before, merged;
+	uint64_t deadline;
+	int k;
+
+	if (access("/sys/kernel/mm/ksm/use_zero_pages", F_OK) ||
+	    access("/sys/kernel/mm/ksm/ksm_zero_pages", F_OK))
+		SKIP(return, "kernel without KSM zero pages");
+	before = ksm_count("ksm_zero_pages");
+	for (off = 0; off < len; off += self->ps)
+		*(volatile long *)(p + off) = 0;
+	ASSERT_EQ(0, wmadvise(_metadata, self, 1, p, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, mvt_write_file("/sys/kernel/mm/ksm/use_zero_pages", "1"));
+	ASSERT_EQ(0, mvt_write_file("/sys/kernel/mm/ksm/pages_to_scan", "1000"));
+	ASSERT_EQ(0, mvt_write_file("/sys/kernel/mm/ksm/sleep_millisecs", "10"));
+	ASSERT_EQ(0, mvt_write_file("/sys/kernel/mm/ksm/run", "1"));
+	deadline = mvt_now_ms() + 120 * 1000;
+	while (ksm_count("ksm_zero_pages") - before < 4 &&
+	       mvt_now_ms() < deadline)
+		mvt_sleep_ms(50);
+	merged = ksm_count("ksm_zero_pages") - before;
+	mvt_write_file("/sys/kernel/mm/ksm/run", "0");
+	ASSERT_EQ(4, merged) TH_LOG("ksmd did not map the zero-filled pages to the zero page");
+	/* Every view maps the base's zero-page entries. */
+	for (k = 0; k < NW; k++)
+		for (off = 0; off < len; off += self->ps)
+			ASSERT_EQ(0, WRPC(WCH(k), MVT_LOAD, (long)(p + off)).ret);
+	/* Unmerging replaces the base's entries and drops the views' copies. */
+	ASSERT_EQ(0, madvise(p, len, MADV_UNMERGEABLE));
+	mvt_write_file("/sys/kernel/mm/ksm/use_zero_pages", "0");
+	ASSERT_EQ(before, ksm_count("ksm_zero_pages"))
+		TH_LOG("KSM zero pages miscounted after the views' copies went");
+	for (k = 0; k < NW; k++)
+		ASSERT_EQ(0, WRPC(WCH(k), MVT_LOAD, (long)p).ret);
+	ASSERT_EQ(0, munmap(p, len));
+}
+
 TEST_F_TIMEOUT(advice, ksm_merges_and_unmerges_for_every_view, 600)
 {
 	size_t len = 4 * self->ps;
