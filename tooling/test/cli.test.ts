@@ -1,38 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli, type Actions, type Io } from '../src/cli.ts';
+import { cliHarness } from './cli-harness.ts';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../src/util/errors.ts';
 
-interface Call {
-  cmd: string;
-  opts: unknown;
-}
-
-function harness(result = 0, fail?: Error) {
-  const calls: Call[] = [];
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t) };
-  const rec = (cmd: string) => async (opts?: unknown) => {
-    calls.push({ cmd, opts });
-    if (fail) throw fail;
-    return result;
-  };
-  const actions: Actions = {
-    run: rec('run'),
-    test: rec('test'),
-    build: rec('build'),
-    tree: rec('tree'),
-    export: rec('export'),
-    unit: rec('unit'),
-    bench: rec('bench'),
-    soak: rec('soak'),
-  };
-  return { calls, out, err, run: (argv: string[]) => runCli(argv, actions, io) };
-}
+const harness = cliHarness;
 
 test('run without a command uses defaults', async () => {
   const h = harness();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runCli, type Actions, type Io } from '../src/cli.ts';
+import { cliHarness } from './cli-harness.ts';
 import { renderInit } from '../src/image/init.ts';
 import { kernelCmdline } from '../src/vm/qemu.ts';
 import { archSpec } from '../src/arch.ts';
@@ -328,25 +328,7 @@ test('judgeSoak attributes splats to the tool that was running and fails on them
 
 // ---------------------------------------------------------------- command line
 
-function harness() {
-  const calls: Array<{ cmd: string; opts: unknown }> = [];
-  const io: Io = { out: () => undefined, err: () => undefined };
-  const rec = (cmd: string) => async (opts?: unknown) => {
-    calls.push({ cmd, opts });
-    return 0;
-  };
-  const actions: Actions = {
-    run: rec('run'),
-    test: rec('test'),
-    build: rec('build'),
-    tree: rec('tree'),
-    export: rec('export'),
-    unit: rec('unit'),
-    bench: rec('bench'),
-    soak: rec('soak'),
-  };
-  return { calls, run: (argv: string[]) => runCli(argv, actions, io) };
-}
+const harness = () => cliHarness();
 
 test('soak options: --minutes (default 3), --arch, --kernel, --seed', async () => {
   const h = harness();

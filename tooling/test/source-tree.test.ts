@@ -135,8 +135,9 @@ test('source: extract, verify, cache; checksum mismatch is a one-line error', as
   await assert.rejects(fetchSource({ pin: { ...pin, debSha256: '0'.repeat(64) }, cacheDir: cache }), (e: Error) => e instanceof UserError && /does not match kernel\/pin.json/.test(e.message) && !e.message.includes('\n'));
 });
 
-test('tree: create, export, recreate with --force, refuse to lose work, bad patch', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mmview-tree-'));
+/** A fake verified source and the paths of a work tree and its patches/ (empty series). */
+async function treeWorkspace(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const pin = await fakeSource(dir);
   const source = await fetchSource({ pin, cacheDir: join(dir, 'cache') });
   const tree = join(dir, 'build', 'linux');
@@ -144,6 +145,11 @@ test('tree: create, export, recreate with --force, refuse to lose work, bad patc
   const seriesFile = join(patches, 'series');
   const log = join(dir, 'tree.log');
   mkdirSync(patches);
+  return { dir, source, tree, patches, seriesFile, log };
+}
+
+test('tree: create, export, recreate with --force, refuse to lose work, bad patch', async () => {
+  const { source, tree, patches, seriesFile, log } = await treeWorkspace('mmview-tree-');
 
   await createTree({ tree, patchesDir: patches, series: [], source, force: false, logFile: log });
   assert.equal(sh(tree, 'git', ['log', '--format=%s']).trim(), 'Linux 6.12.117 (Debian linux-source-6.12 6.12.117-1~deb12u1)');
@@ -213,14 +219,7 @@ test('tree --force re-extracts a tree made from another source version', async (
 });
 
 test('tree --force refuses a tree lacking a series patch while it holds work, and deletes nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mmview-tree3-'));
-  const pin = await fakeSource(dir);
-  const source = await fetchSource({ pin, cacheDir: join(dir, 'cache') });
-  const tree = join(dir, 'build', 'linux');
-  const patches = join(dir, 'patches');
-  const seriesFile = join(patches, 'series');
-  const log = join(dir, 'tree.log');
-  mkdirSync(patches);
+  const { source, tree, patches, seriesFile, log } = await treeWorkspace('mmview-tree3-');
   await createTree({ tree, patchesDir: patches, series: [], source, force: false, logFile: log });
   appendFileSync(join(tree, 'mm', 'memory.c'), 'int one;\n');
   sh(tree, 'git', [...GIT_ID, 'commit', '-qam', 'mm: one']);
