@@ -50,6 +50,12 @@ export interface ProgramResult {
   failures: string[];
 }
 
+/** A program judged as a whole (benchmark smoke run, soak tool): one row, passed without problems (pure). */
+export function oneRowResult(name: string, status: number | undefined, problems: string[]): ProgramResult {
+  const ok = problems.length === 0;
+  return { name, passed: ok ? 1 : 0, failed: ok ? 0 : 1, skipped: 0, status, problems, failures: [] };
+}
+
 const KSFT_SKIP = 4;
 
 function describeStatus(status: number): string {

@@ -5,7 +5,7 @@
  */
 import type { ProgramRun } from '../results/markers.ts';
 import type { Splat } from '../results/splat.ts';
-import type { ProgramResult } from '../results/tap.ts';
+import { oneRowResult, type ProgramResult } from '../results/tap.ts';
 import { SOAK_PREFIX, SOAK_TOOLS, soakRunName, type SoakTool } from './config.ts';
 import { parseSoak, soakProblems, type SoakToolResult } from './results.ts';
 
@@ -22,16 +22,11 @@ export function evaluateSoakProgram(run: ProgramRun, timeoutSeconds?: number): P
     problems.push(...soakProblems(parsed).map((p) => p.replace(new RegExp(`^${tool}: `), '')));
   }
   if (run.status !== undefined && run.status !== 0 && problems.length === 0) problems.push(`the runner exited with status ${run.status}`);
-  const ok = problems.length === 0;
-  return {
-    name: run.name,
-    passed: ok ? 1 : 0,
-    failed: ok ? 0 : 1,
-    skipped: 0,
-    status: run.status,
-    problems: problems.map((p) => `${run.name}: ${p}`),
-    failures: [],
-  };
+  return oneRowResult(
+    run.name,
+    run.status,
+    problems.map((p) => `${run.name}: ${p}`),
+  );
 }
 
 export interface SoakVerdict {
