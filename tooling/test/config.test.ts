@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configHash, formatMismatches, mergeFragments, parseConfig, verifyConfig } from '../src/config/fragments.ts';
+import { configHash, formatMismatches, judgeMismatches, mergeFragments, parseConfig, verifyConfig } from '../src/config/fragments.ts';
 import { fragmentNames } from '../src/config/configure.ts';
 import { archSpec } from '../src/arch.ts';
 
@@ -49,4 +49,17 @@ test('configHash changes with any part', () => {
 test('fragment order: base, arch, flavour', () => {
   assert.deepEqual(fragmentNames({ arch: archSpec('x86_64'), flavour: 'test' }), ['base.config', 'x86_64.config', 'test.config']);
   assert.deepEqual(fragmentNames({ arch: archSpec('arm64'), flavour: 'release' }), ['base.config', 'arm64.config', 'release.config']);
+});
+
+test('judgeMismatches: an option of the test configuration that did not take effect fails the build', () => {
+  const ms = verifyConfig(parseConfig('CONFIG_KASAN=y\nCONFIG_PERF_EVENTS=y'), parseConfig('CONFIG_PERF_EVENTS=y'));
+  const v = judgeMismatches('test', 'arm64-test', ms);
+  assert.equal(v.warning, undefined);
+  assert.match(v.error ?? '', /^1 option\(s\) from kernel\/config did not take effect in arm64-test: CONFIG_KASAN=y \(got unset\); the tests rely on them/);
+});
+
+test('judgeMismatches: other flavours warn, and no mismatch says nothing', () => {
+  const ms = verifyConfig(parseConfig('CONFIG_X=y'), parseConfig(''));
+  assert.deepEqual(judgeMismatches('release', 'x86_64-release', ms), { warning: '1 option(s) from kernel/config did not take effect in x86_64-release: CONFIG_X=y (got unset)' });
+  assert.deepEqual(judgeMismatches('test', 'x86_64-test', []), {});
 });

@@ -92,3 +92,21 @@ export function configHash(parts: readonly string[]): string {
   }
   return h.digest('hex');
 }
+
+/**
+ * What a configuration that did not take the fragments' options means for
+ * the build (pure). The test configuration exists to switch on what the
+ * guest tests need (debug options, the features they exercise): a test
+ * kernel without one of them would pass tests that never ran, so it is an
+ * error. Other flavours (release, the benchmarks' kernels) warn.
+ */
+export function judgeMismatches(flavour: string, name: string, ms: readonly Mismatch[]): { error?: string; warning?: string } {
+  if (ms.length === 0) return {};
+  const what = `${ms.length} option(s) from kernel/config did not take effect in ${name}: ${formatMismatches(ms)}`;
+  if (flavour === 'test') {
+    return {
+      error: `${what}; the tests rely on them: fix the fragment (a dependency that is not set, or an option that does not exist on this arch) and build again`,
+    };
+  }
+  return { warning: what };
+}

@@ -8,12 +8,12 @@ import { createTree, rootCommitMessage } from '../tree/create.ts';
 import { gitCheck, rootCommit } from '../tree/git.ts';
 import { compareTree, inspectTree, readSeriesPatches } from '../tree/state.ts';
 import { treeReport } from '../tree/advice.ts';
-import { configureKernel, formatMismatches } from '../config/configure.ts';
+import { configureKernel } from '../config/configure.ts';
 import { buildKernel, installHeaders } from '../build/kernel.ts';
 import { resetLog } from '../build/logs.ts';
 import { logFile } from '../paths.ts';
 import { targetName, type Target } from '../arch.ts';
-import type { Mismatch } from '../config/fragments.ts';
+import { judgeMismatches, type Mismatch } from '../config/fragments.ts';
 import { UserError } from '../util/errors.ts';
 import { displayPath, info, warn } from '../util/log.ts';
 import type { BuildOptions, Context } from './context.ts';
@@ -104,9 +104,9 @@ export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpe
         : `${name}: up to date`,
     );
     const ms = spec.relevantMismatches ? spec.relevantMismatches(r.mismatches) : r.mismatches;
-    if (ms.length > 0) {
-      warn(`${ms.length} option(s) from kernel/config did not take effect in ${name}: ${formatMismatches(ms)}`);
-    }
+    const verdict = judgeMismatches(target.flavour, name, ms);
+    if (verdict.error) throw new UserError(verdict.error);
+    if (verdict.warning) warn(verdict.warning);
   });
   const build = await ctx.timer.run(
     stage('kernel'),
