@@ -78,6 +78,11 @@ export function archMatches(arches: readonly string[], label: string): boolean {
   return arches.some((a) => a === '*' || a === label || label.startsWith(`${a}/`));
 }
 
+/** Does a pattern with * and ? wildcards match the whole text (pure)? */
+export function globMatches(pattern: string, text: string): boolean {
+  return globRegExp(pattern).test(text);
+}
+
 function globRegExp(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`);

@@ -9,6 +9,7 @@ import { evaluateProgram, type ProgramResult } from '../results/tap.ts';
 import { evaluateBenchProgram } from '../results/bench.ts';
 import { benchRunName, isBenchRunName } from '../bench/check.ts';
 import { ALLOWLIST_FILE, readAllowlist, type Allowance } from '../mmselftests/allowlist.ts';
+import { judgeSkips, readSkipList, SKIPS_FILE, type SkipAllowance } from '../results/skips.ts';
 import { evaluateMmSelftest, groupAllowed, unusedAllowances, type MmEvaluation } from '../mmselftests/evaluate.ts';
 import { isMmRunName, mmRunName } from '../mmselftests/programs.ts';
 import { formatDifference, type CaseDifference } from '../mmselftests/compare.ts';
@@ -179,6 +180,7 @@ async function bootAndTest(
   cpu: TcgCpu,
   label: string,
   allowlist: readonly Allowance[],
+  skipList: readonly SkipAllowance[],
 ): Promise<Summary> {
   const arch = ctx.target.arch;
   const multiCpu = !kvm.usable && arch.tcgCpus.length > 1;
@@ -208,7 +210,8 @@ async function bootAndTest(
       mmEvaluations.set(p.name, ev);
       return ev.result;
     }
-    return evaluateProgram(p, opts.testTimeout);
+    // A skipped test point fails the run unless allowed-skips.txt lists it.
+    return judgeSkips(evaluateProgram(p, opts.testTimeout), skipList, label);
   };
 
   const tracker = new MarkerTracker();
@@ -255,6 +258,7 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
   const ctx = makeContext({ ...opts, arch }, timer.scoped(arch));
   try {
     const allowlist = readAllowlist(join(ctx.paths.mmSelftestsSrc, ALLOWLIST_FILE));
+    const skipList = readSkipList(join(ctx.paths.guestTestsSrc, SKIPS_FILE));
     const kernel = await prepareKernel(ctx, opts, true);
     const soak = await prepareTestSoak(ctx, kernel.headers, opts);
     const guest = await prepareGuest(ctx, kernel, {
@@ -271,7 +275,7 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
     const multi = !kvm.usable && ctx.target.arch.tcgCpus.length > 1;
     const out: Summary[] = [];
     for (const cpu of testCpus(ctx.target.arch, kvm.usable, opts.cpu)) {
-      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, multi ? `${arch}/${cpu.label}` : arch, allowlist));
+      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, multi ? `${arch}/${cpu.label}` : arch, allowlist, skipList));
     }
     return out;
   } catch (e) {

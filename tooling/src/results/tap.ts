@@ -12,6 +12,13 @@ export interface TapCounts {
   /** Names of the failed test points. */
   failures: string[];
   bailout: string | undefined;
+  /** Skipped test points, with the reason after "# SKIP"; a plan "1..0 # SKIP" is one named "*". */
+  skips: SkippedTest[];
+}
+
+export interface SkippedTest {
+  name: string;
+  reason: string;
 }
 
 /** Parse TAP (kselftest harness output) with tap-parser (pure, synchronous). */
@@ -19,6 +26,11 @@ export function parseTap(lines: readonly string[]): TapCounts {
   let results: FinalResults | undefined;
   const parser = new Parser((r) => {
     results = r;
+  });
+  const skips: SkippedTest[] = [];
+  parser.on('assert', (point: { name?: unknown; skip?: unknown }) => {
+    if (point.skip === undefined || point.skip === false) return;
+    skips.push({ name: typeof point.name === 'string' ? point.name : '?', reason: typeof point.skip === 'string' ? point.skip : '' });
   });
   parser.end(lines.map((l) => `${l}\n`).join(''));
   const r = results;
@@ -28,6 +40,7 @@ export function parseTap(lines: readonly string[]): TapCounts {
     .filter((f) => !('tapError' in f && f.tapError))
     .map((f) => ('name' in f && typeof f.name === 'string' ? f.name : '?'));
   const skipAll = hasPlan && r.plan.skipAll && r.count === 0;
+  if (skipAll) skips.push({ name: '*', reason: (r.plan.skipReason ?? '').replace(/^SKIP\s*/i, '') });
   return {
     passed: Math.max(0, r.pass - r.skip - r.todo),
     failed: failures.length,
@@ -36,6 +49,7 @@ export function parseTap(lines: readonly string[]): TapCounts {
     ran: r.count,
     failures,
     bailout: typeof r.bailout === 'string' ? r.bailout : r.bailout ? 'bail out' : undefined,
+    skips,
   };
 }
 
@@ -48,6 +62,8 @@ export interface ProgramResult {
   /** One line per reason the program failed (besides failed test points). */
   problems: string[];
   failures: string[];
+  /** The skipped test points of a TAP program (see results/skips.ts). */
+  skips?: SkippedTest[];
 }
 
 /** A program judged as a whole (benchmark smoke run, soak tool): one row, passed without problems (pure). */
@@ -73,6 +89,7 @@ export function evaluateProgram(run: ProgramRun, timeoutSeconds?: number): Progr
     status: run.status,
     problems: [],
     failures: tap.failures.map((f) => `${run.name}: ${f}`),
+    skips: tap.skips,
   };
   const problem = (text: string): void => {
     res.failed++;
