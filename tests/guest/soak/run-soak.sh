@@ -18,6 +18,13 @@
 # Program output goes to the console as it comes (stress-ng's metrics and
 # "fail:" lines, trinity's summary, the preload's "mmview-inview: FAILED").
 #
+# Why setsid: stress-ng stops its stressors with killpg() on its own process
+# group (SIGALRM, at the end SIGKILL), and its stressors signal their group
+# too.  Started from this script without a session of its own, stress-ng
+# shares the group of the runner, of init's run_program and of everything
+# else the init script started: those signals killed the runner in the
+# middle of the soak, and nothing reported the deadline or the result.
+#
 # Why the deadline: the kernels of this project are tinyconfig-based without
 # CONFIG_POSIX_TIMERS, so alarm(2), setitimer(2) and timer_create(2) fail with
 # ENOSYS.  stress-ng ends its run with alarm(): without it, no stressor ever
@@ -41,13 +48,65 @@
 : "${SOAK_TRINITY_CHILDREN:=4}"
 : "${SOAK_TRINITY_ARGS:=}"
 : "${SOAK_GRACE:=120}"
+: "${SOAK_MEMORY_PERCENT:=60}"
+: "${SOAK_SWAP:=512M}"
 : "${SOAK_SCRATCH:=/tmp/soak}"
 : "${SOAK_USER:=soak}"
 : "${SOAK_UID:=1000}"
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-uptime_s() { cut -d. -f1 /proc/uptime; }
+# The runner's clock reads /proc/uptime with shell builtins only: under the
+# soak's load every fork and exec of the runner is slow.
+uptime_s() { read -r _up _ < /proc/uptime; echo "${_up%%.*}"; }
+now() { read -r _up _ < /proc/uptime; NOW=${_up%%.*}; }
+
+# tool_cgroup <tool>: a memory cgroup of its own for the tool, limited to
+# SOAK_MEMORY_PERCENT of RAM.  stress-ng's stressors grow until allocations
+# fail (bigheap, brk, mmapmany, ...): without a limit of their own they keep
+# the whole guest at its low watermark, and every fork and exec of this
+# runner then waits in direct reclaim: the soak's deadline passed minutes
+# before the runner got to it.  The limit keeps the reclaim and the OOM
+# kills inside the tool's group.  Prints the cgroup's folder.
+tool_cgroup() {
+  cg=/sys/fs/cgroup/soak-$1
+  grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+    echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+  mkdir -p "$cg"
+  kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+  echo $((kb / 100 * SOAK_MEMORY_PERCENT * 1024)) > "$cg/memory.max"
+  echo "$cg"
+}
+
+# confine <cgroup>: move the calling (sub)shell into the tool's memory cgroup
+# and lower its CPU weight to nice 19, both inherited by the tool.  Under
+# single-threaded TCG the guest's vCPUs share one host thread; with dozens
+# of stressors runnable at nice 0 (all of them in reclaim at the cgroup's
+# limit), this runner got too little CPU time to fork its sleep(1) and was
+# minutes late for every deadline.
+# (In a subshell $$ is the runner's pid: /proc/self opened by the shell
+# itself names the subshell.)
+confine() {
+  read -r self _ < /proc/self/stat
+  echo 0 > "$1/cgroup.procs" && renice -n 19 -p "$self" >/dev/null
+}
+
+# swap_on: swap on zram, so that reclaim at the tool's memory limit can
+# swap anonymous pages out (and views see swap entries) instead of only
+# thrashing the page cache before the OOM killer comes.  Once per boot.
+swap_on() {
+  [ "$(wc -l < /proc/swaps)" -gt 1 ] && return 0
+  [ -e /sys/block/zram0/disksize ] || { echo "soak: no zram0: soaking without swap"; return 0; }
+  echo "$SOAK_SWAP" > /sys/block/zram0/disksize &&
+    mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 &&
+    echo "soak: swap on zram0, $SOAK_SWAP"
+}
+
+# cgroup_report <tool> <cgroup>: what the limit did
+cgroup_report() {
+  echo "soak: $1: memory cgroup max=$(cat "$2/memory.max") peak=$(cat "$2/memory.peak" 2>/dev/null || echo '?')" \
+    "oom_kill=$(sed -n 's/^oom_kill //p' "$2/memory.events")"
+}
 taint() { cat /proc/sys/kernel/tainted 2>/dev/null || echo '?'; }
 
 # procs <comm prefix>: pids of processes whose comm starts with it
@@ -112,25 +171,29 @@ sample_views() {
 # what survives even that (SOAK-UNKILLABLE). Sets $status to its exit status.
 supervise() {
   tool=$1 prefix=$2 pid=$3 limit=$4 first=$5 again=$6 againprefix=$7
-  t0=$(uptime_s)
-  elapsed() { echo $(( $(uptime_s) - t0 )); }
-  while kill -0 "$pid" 2>/dev/null && [ "$(elapsed)" -lt "$limit" ]; do sleep 1; done
+  now; t0=$NOW beat=$((NOW + 30))
+  while kill -0 "$pid" 2>/dev/null && [ $((NOW - t0)) -lt "$limit" ]; do
+    sleep 1; now
+    # A sign of life every 30 s: a runner that stops printing is stalled.
+    if [ "$NOW" -ge "$beat" ]; then echo "soak: $tool: $((NOW - t0)) s"; beat=$((NOW + 30)); fi
+  done
   if kill -0 "$pid" 2>/dev/null; then
-    echo "SOAK-DEADLINE tool=$tool at=$(elapsed) signal=$first processes=$(count "$prefix")"
+    echo "SOAK-DEADLINE tool=$tool at=$((NOW - t0)) signal=$first processes=$(count "$prefix")"
     kill "-$first" "$pid" 2>/dev/null
   fi
   # The tool and everything it started must be gone by the end of the grace period.
   next=$((limit + 60))
-  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ "$(elapsed)" -lt $((limit + SOAK_GRACE)) ]; do
-    if [ "$(elapsed)" -ge "$next" ]; then
-      echo "soak: $tool: $(count "$prefix") process(es) left $(elapsed) s after the start: SIG$again to $againprefix*"
+  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $((NOW - t0)) -lt $((limit + SOAK_GRACE)) ]; do
+    if [ $((NOW - t0)) -ge "$next" ]; then
+      echo "soak: $tool: $(count "$prefix") process(es) left $((NOW - t0)) s after the start: SIG$again to $againprefix*"
       for p in $(procs "$againprefix"); do [ "$p" = "$pid" ] || kill "-$again" "$p" 2>/dev/null; done
       next=$((next + 30))
     fi
-    sleep 1
+    sleep 1; now
   done
   if kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; then
-    echo "SOAK-HANG tool=$tool after=$(elapsed) left=$(count "$prefix")"
+    now
+    echo "SOAK-HANG tool=$tool after=$((NOW - t0)) left=$(count "$prefix")"
     show_left "$prefix"
     sleep 5
     echo "soak: the same 5 s later:"
@@ -167,15 +230,16 @@ run_stress_ng() {
   fi
   dir=$SOAK_SCRATCH/stress-ng
   rm -rf "$dir"; mkdir -p "$dir"
-  echo "SOAK-CONFIG tool=stress-ng seconds=$SOAK_STRESS_SECONDS grace=$SOAK_GRACE stressors=${SOAK_STRESSORS:-class:vm} args=$(echo $SOAK_STRESS_ARGS | tr ' ' ',')"
+  echo "SOAK-CONFIG tool=stress-ng seconds=$SOAK_STRESS_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% stressors=${SOAK_STRESSORS:-class:vm} args=$(echo $SOAK_STRESS_ARGS | tr ' ' ',')"
   if ! check_views stress-ng --version; then
     echo "SOAK-RESULT tool=stress-ng exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
     return
   fi
   before=$(taint) t0=$(uptime_s) stop=$SOAK_SCRATCH/stress-ng.stop
   rm -f "$stop" "$SOAK_SCRATCH/stress-ng.count"
+  cg=$(tool_cgroup stress-ng)
   # shellcheck disable=SC2086
-  (cd "$dir" && MMVIEW_INVIEW_COUNT=$SOAK_SCRATCH/stress-ng.count LD_PRELOAD=$SOAK_PRELOAD exec stress-ng $which \
+  (confine "$cg" && cd "$dir" && MMVIEW_INVIEW_COUNT=$SOAK_SCRATCH/stress-ng.count LD_PRELOAD=$SOAK_PRELOAD exec setsid stress-ng $which \
     --timeout "${SOAK_STRESS_SECONDS}s" --verify --metrics-brief --temp-path "$dir" $SOAK_STRESS_ARGS </dev/null 2>&1) &
   pid=$!
   sample_views stress-ng stress-ng "$pid" "$stop" "$SOAK_SCRATCH/stress-ng.count" &
@@ -183,6 +247,7 @@ run_stress_ng() {
   # stress-ng stops by itself after its timeout when alarm() works; the deadline leaves it 10 s more.
   supervise stress-ng stress-ng "$pid" $((SOAK_STRESS_SECONDS + 10)) INT ALRM stress-ng-
   touch "$stop"; wait "$sampler"
+  cgroup_report stress-ng "$cg"
   echo "SOAK-RESULT tool=stress-ng exit=$status seconds=$(( $(uptime_s) - t0 )) taint=$before->$(taint)"
 }
 
@@ -192,7 +257,7 @@ run_trinity() {
   grep -q "^$SOAK_USER:" /etc/passwd || echo "$SOAK_USER:x:$SOAK_UID:$SOAK_UID:soak:$dir:/bin/sh" >> /etc/passwd
   grep -q "^$SOAK_USER:" /etc/group || echo "$SOAK_USER:x:$SOAK_UID:" >> /etc/group
   chown "$SOAK_UID:$SOAK_UID" "$dir"
-  echo "SOAK-CONFIG tool=trinity seconds=$SOAK_TRINITY_SECONDS grace=$SOAK_GRACE seed=$SOAK_TRINITY_SEED children=$SOAK_TRINITY_CHILDREN group=vm user=$SOAK_USER args=$(echo $SOAK_TRINITY_ARGS | tr ' ' ',')"
+  echo "SOAK-CONFIG tool=trinity seconds=$SOAK_TRINITY_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% seed=$SOAK_TRINITY_SEED children=$SOAK_TRINITY_CHILDREN group=vm user=$SOAK_USER args=$(echo $SOAK_TRINITY_ARGS | tr ' ' ',')"
   if ! check_views trinity --help; then
     echo "SOAK-RESULT tool=trinity exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
     return
@@ -204,12 +269,14 @@ run_trinity() {
   # own: SIGINT at the deadline ends it cleanly.
   cmd="cd $dir && MMVIEW_INVIEW_COUNT=$dir/views.count LD_PRELOAD=$SOAK_PRELOAD exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q"
   echo "soak: trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN (seed $SOAK_TRINITY_SEED; rerun with the same seed to repeat)"
-  (su -s /bin/sh "$SOAK_USER" -c "$cmd" </dev/null 2>&1) &
+  cg=$(tool_cgroup trinity)
+  (confine "$cg" && exec setsid su -s /bin/sh "$SOAK_USER" -c "$cmd" </dev/null 2>&1) &
   pid=$!
   sample_views trinity trinity "$pid" "$stop" "$dir/views.count" &
   sampler=$!
   supervise trinity trinity "$pid" "$SOAK_TRINITY_SECONDS" INT INT trinity-main
   touch "$stop"; wait "$sampler"
+  cgroup_report trinity "$cg"
   # Trinity's own account of the run, and each child's last system calls.
   [ -r "$dir/trinity.log" ] && tail -n 25 "$dir/trinity.log" | sed 's/^/trinity.log: /'
   for f in "$dir"/trinity-child*.log; do
@@ -220,6 +287,7 @@ run_trinity() {
 
 [ "$1" = --list ] && { echo $SOAK_TOOLS; exit 0; }
 mkdir -p "$SOAK_SCRATCH"
+swap_on
 case "${1:-all}" in
   stress-ng) run_stress_ng ;;
   trinity) run_trinity ;;
