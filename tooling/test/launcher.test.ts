@@ -96,3 +96,9 @@ test('launcher: an installed node 18 is refused with what to install instead', (
   assert.deepEqual(out.aptCalls, []);
   assert.match(out.stderr, /^mmview: Node\.js 20 or newer is required, found v18\.20\.4; install Node\.js 20\+/);
 });
+
+test('launcher: an epoch in the candidate version is not its major version', () => {
+  const out = runLauncher({ aptCandidate: '1:20.19.2-1', installs: 'v20.19.2' });
+  assert.ok(out.aptCalls.some((c) => /install .*nodejs/.test(c)), `apt-get calls: ${out.aptCalls.join('; ')}; ${out.stderr}`);
+  assert.match(out.stderr, /installing nodejs 20/);
+});

@@ -181,9 +181,10 @@ supervise() {
     echo "SOAK-DEADLINE tool=$tool at=$((NOW - t0)) signal=$first processes=$(count "$prefix")"
     kill "-$first" "$pid" 2>/dev/null
   fi
-  # The tool and everything it started must be gone by the end of the grace period.
-  next=$((limit + 60))
-  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $((NOW - t0)) -lt $((limit + SOAK_GRACE)) ]; do
+  # The tool and everything it started must be gone by the end of the grace
+  # period, counted from when the signal went (a late runner gives the full grace).
+  now; hang=$((NOW - t0 + SOAK_GRACE)) next=$((NOW - t0 + 60))
+  while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $((NOW - t0)) -lt "$hang" ]; do
     if [ $((NOW - t0)) -ge "$next" ]; then
       echo "soak: $tool: $(count "$prefix") process(es) left $((NOW - t0)) s after the start: SIG$again to $againprefix*"
       for p in $(procs "$againprefix"); do [ "$p" = "$pid" ] || kill "-$again" "$p" 2>/dev/null; done

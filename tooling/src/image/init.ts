@@ -68,7 +68,8 @@ run_program() {
   start=$(date +%s)
   (cd /tmp && exec timeout -s KILL "$test_timeout" "$@" </dev/null 2>&1)
   status=$?
-  [ $(( $(date +%s) - start )) -ge "$test_timeout" ] && echo "MMVIEW-TIMEOUT $name $test_timeout"
+  # Killed (SIGKILL: 128 + 9) when its time was up: the timeout's doing.
+  [ "$status" -eq 137 ] && [ $(( $(date +%s) - start )) -ge "$test_timeout" ] && echo "MMVIEW-TIMEOUT $name $test_timeout"
   echo "MMVIEW-END $name $status"
 }
 

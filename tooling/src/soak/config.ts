@@ -43,12 +43,17 @@ export const SOAK_PROGRAMS = [
  *    group's layout lock. 4 bogo operations take 285 s inside views against
  *    33 s outside (system time 869 s against 65 s), and under the soak's
  *    load one pass, after which it looks at its deadline, outlasted the
- *    whole grace period (issue 16: the mirror's cost).
+ *    whole grace period (issue 16: the mirror's cost);
+ *  - bigheap: dies with SIGSEGV at the same instruction (stress-ng+0x859e9,
+ *    a store to memory its realloc() returned) outside views too: a control
+ *    run of the same stressors and options without the preload, in the same
+ *    cgroup with the same swap, had it four times in 100 s. Debian's 0.15
+ *    bigheap has no SIGSEGV handler; the fault is stress-ng's, not the views'.
  * Each of the others ran on its own inside views in the guest and stopped
  * after its deadline (README, "Soak").
  */
 export const VM_STRESSORS: readonly string[] = [
-  'bad-altstack', 'bigheap', 'brk', 'dev-shm', 'env', 'malloc', 'mlock', 'mmap', 'mmapaddr',
+  'bad-altstack', 'brk', 'dev-shm', 'env', 'malloc', 'mlock', 'mmap', 'mmapaddr',
   'mmapfixed', 'mmapfork', 'mmaphuge', 'mmapmany', 'mprotect', 'mremap', 'msync', 'msyncmany', 'munmap',
   'pagemove', 'pageswap', 'physpage', 'shm', 'shm-sysv', 'stack', 'stackmmap', 'userfaultfd',
   'vm', 'vm-addr', 'vm-rw', 'vm-segv', 'vm-splice',
@@ -89,11 +94,11 @@ export interface SoakSettings {
   trinityChildren: number;
   trinityArgs: readonly string[];
   /**
-   * Seconds after a tool's deadline before what is left of it is SIGKILLed
-   * and reported as a hang. Generous: a stressor looks at its deadline only
-   * between iterations, and inside views the madvise stressor's iteration
-   * takes minutes under TCG (its flag-changing madvise() calls take the
-   * views' layout lock one at a time).
+   * Seconds after a tool's deadline signal before what is left of it is
+   * SIGKILLed and reported as a hang. Generous: a stressor looks at its
+   * deadline only between iterations, and under TCG with 30 stressors
+   * inside views the last of them took 304 s after the signal to end
+   * (stress-ng: "successful run completed in 433.88s" of a 130 s deadline).
    */
   grace: number;
 }
@@ -119,7 +124,7 @@ export function defaultSettings(arch: ArchName, stressSeconds: number, trinitySe
     stressArgs: STRESS_ARGS,
     trinityChildren: 4,
     trinityArgs: trinityArchArgs(arch),
-    grace: 300,
+    grace: 600,
   };
 }
 
