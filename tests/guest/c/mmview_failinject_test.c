@@ -88,11 +88,29 @@ FIXTURE_VARIANT_ADD(failinject, both) {
 	.slab = true, .page = true, .percent = 10,
 };
 
+/*
+ * A positive "times" counts down with every failure injected: what is
+ * left at the end tells how many there were.
+ */
+#define FI_TIMES	1000000L
+#define FI_TIMES_STR	"1000000"
+
+/* Failures injected so far through a fault-injection directory; -1 on error. */
+static long fi_injected(const char *dir)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "%s/times", dir);
+	if (mvt_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return FI_TIMES - strtol(buf, NULL, 10);
+}
+
 /* Configure a fault-injection attribute directory; 0 or -errno. */
 static int fi_setup(const char *dir, int percent, bool page)
 {
 	static const char *const common[][2] = {
-		{ "interval", "1" }, { "times", "-1" }, { "space", "0" },
+		{ "interval", "1" }, { "times", FI_TIMES_STR }, { "space", "0" },
 		{ "verbose", "0" }, { "task-filter", "Y" },
 		{ "ignore-gfp-wait", "N" },
 	};
@@ -463,12 +481,21 @@ TEST_F_TIMEOUT(failinject, layout_changes_agree_under_allocation_failures, 600)
 		TH_LOG("%s: %d calls, %d failed", fi_name[k], calls[k],
 		       fails[k]);
 	/*
-	 * The injection must have reached the callers at all. Page
-	 * allocations alone (page tables of mremap()) fail too rarely to
-	 * count on it.
+	 * Every injector of the variant must have failed allocations, and
+	 * the slab's failures must have reached the callers at all. Page
+	 * allocations alone (page tables of mremap()) reach them too rarely
+	 * to count on it.
 	 */
-	if (variant->slab)
+	if (variant->slab) {
+		ASSERT_LT(0, fi_injected(FAILSLAB));
 		ASSERT_LT(0, total_fails);
+	}
+	if (variant->page)
+		ASSERT_LT(0, fi_injected(FAILPAGE))
+			TH_LOG("fail_page_alloc injected nothing");
+	TH_LOG("injected: %ld slab, %ld page allocation failures",
+	       variant->slab ? fi_injected(FAILSLAB) : 0,
+	       variant->page ? fi_injected(FAILPAGE) : 0);
 }
 
 /*
