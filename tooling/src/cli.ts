@@ -146,7 +146,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--test-timeout <seconds>', 'per test program timeout').argParser(positiveNumber('--test-timeout')).default(900).hideHelp())
       .addOption(new Option('--guest-tests <dir>', 'use the executables in this folder as test programs').hideHelp())
       .addOption(new Option('--no-unit', 'skip the host unit tests').hideHelp())
-      .addOption(new Option('--soak', 'after the tests, a short soak inside views (x86_64)'))
+      .addOption(new Option('--no-soak', 'leave out the short soak inside views that follows the x86_64 tests'))
       .addOption(cpuOption()),
     new Option(
       '--arch <arch>',
@@ -158,7 +158,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
     const arch = isGuestArch(testArch) ? testArch : undefined;
     // Input errors before anything is installed, built or booted.
     checkTestInputs(
-      { arch, testArch, kernel: o.kernel, guestTests: o.guestTests, cpu: o.cpu, filter: o.filter, soak: o.soak === true },
+      { arch, testArch, kernel: o.kernel, guestTests: o.guestTests, cpu: o.cpu, filter: o.filter, soak: o.soak !== false },
       makePaths(undefined, o.buildDir),
       machine(),
     );
@@ -172,7 +172,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
         testTimeout: o.testTimeout,
         guestTests: o.guestTests,
         unit: o.unit,
-        ...(o.soak === true ? { soak: true } : {}),
+        soak: o.soak !== false,
         ...toVm(o),
       }),
     );

@@ -344,10 +344,10 @@ test('soak options: --minutes (default 3), --arch, --kernel, --seed', async () =
   assert.equal(await h.run(['soak', '--arch', 'i386']), 1);
 });
 
-test('test runs the soak only with --soak', async () => {
+test('test runs the soak unless --no-soak', async () => {
   const h = harness();
-  await h.run(['test', '--soak']);
-  assert.equal((h.calls[0]?.opts as { soak?: boolean }).soak, true);
   await h.run(['test']);
-  assert.equal((h.calls[1]?.opts as { soak?: boolean }).soak, undefined);
+  assert.equal((h.calls[0]?.opts as { soak?: boolean }).soak, true);
+  await h.run(['test', '--no-soak']);
+  assert.equal((h.calls[1]?.opts as { soak?: boolean }).soak, false);
 });

@@ -1,8 +1,7 @@
 /**
- * The short soak that `./mmview test --soak` runs on x86_64 after the tests
- * (opt-in until a CI run has shown it clean; rows
- * soak/stress-ng and soak/trinity): fixed durations and a fixed trinity seed,
- * so that CI runs the same soak every time.
+ * The short soak that `./mmview test` runs on x86_64 after the tests (rows
+ * soak/stress-ng and soak/trinity; --no-soak leaves it out): fixed durations
+ * and a fixed trinity seed, so that CI runs the same soak every time.
  */
 import type { ArchName } from '../arch.ts';
 import type { Context } from '../pipeline/context.ts';
