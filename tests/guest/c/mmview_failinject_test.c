@@ -145,7 +145,10 @@ static void fi_off(void)
 	mvt_write_file(FAILPAGE "/probability", "0");
 }
 
-FIXTURE_SETUP(failinject)
+/* The fixture's setup; also of the overcommit fixture (no injection). */
+static void fi_fixture_setup(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(failinject) *self,
+			     const FIXTURE_VARIANT(failinject) *variant)
 {
 	const char *env = getenv("MMVIEW_FAILINJECT_SEED");
 	char path[64];
@@ -188,7 +191,12 @@ FIXTURE_SETUP(failinject)
 		ASSERT_EQ(0, fi_setup(FAILPAGE, variant->percent, true));
 }
 
-FIXTURE_TEARDOWN(failinject)
+FIXTURE_SETUP(failinject)
+{
+	fi_fixture_setup(_metadata, self, variant);
+}
+
+static void fi_fixture_teardown(FIXTURE_DATA(failinject) *self)
 {
 	int i;
 
@@ -197,6 +205,11 @@ FIXTURE_TEARDOWN(failinject)
 	for (i = 0; i < NW; i++)
 		if (self->mem[i] > 0)
 			close(self->mem[i]);
+}
+
+FIXTURE_TEARDOWN(failinject)
+{
+	fi_fixture_teardown(self);
 }
 
 #define WCH(i) (&self->w[i].ch)
@@ -503,7 +516,8 @@ TEST_F_TIMEOUT(failinject, layout_changes_agree_under_allocation_failures, 600)
  * copy per view: every view must still get the mapping, because a view's
  * copy is not new memory.
  */
-TEST_F_TIMEOUT(failinject, overcommit_checked_once_per_change, 300)
+static void overcommit_checked_once(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(failinject) *self)
 {
 	char old_mode[16] = "", old_kb[32] = "", room[32];
 	long committed = mvt_meminfo_kb("Committed_AS");
@@ -566,6 +580,31 @@ TEST_F_TIMEOUT(failinject, overcommit_checked_once_per_change, 300)
 	WOK(WCH(2), MVT_STORE, (long)p, 0x77);
 	for (k = 0; k < NW; k++)
 		ASSERT_EQ(0x77, WRPC(WCH(k), MVT_LOAD, (long)p).ret);
+}
+
+/*
+ * The overcommit case injects nothing: a fixture of its own, without the
+ * injection variants, so that it runs once.
+ */
+FIXTURE(overcommit) {
+	FIXTURE_DATA(failinject) fi;
+};
+
+FIXTURE_SETUP(overcommit)
+{
+	static const FIXTURE_VARIANT(failinject) none;
+
+	fi_fixture_setup(_metadata, &self->fi, &none);
+}
+
+FIXTURE_TEARDOWN(overcommit)
+{
+	fi_fixture_teardown(&self->fi);
+}
+
+TEST_F_TIMEOUT(overcommit, checked_once_per_change, 300)
+{
+	overcommit_checked_once(_metadata, &self->fi);
 }
 
 TEST_HARNESS_MAIN
