@@ -95,8 +95,11 @@ export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpe
   const { tree, obj, target, name, variant } = spec;
   const stage = (s: string): string => (variant ? `${variant}-${s}` : s);
   const log = (s: string): string => resetLog(ctx.log(variant ? `${s}-${variant}` : s));
+  const configLog = log('config');
+  const configure = (): ReturnType<typeof configureKernel> =>
+    configureKernel({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: configLog });
   await ctx.timer.run(stage('config'), async () => {
-    const r = await configureKernel({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: log('config') });
+    const r = await configure();
     info(
       'config',
       r.reconfigured
@@ -114,6 +117,11 @@ export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpe
     (b) => `${b.units} objects`,
   );
   if (!existsSync(build.image)) throw new UserError(`the ${name} kernel build produced no ${build.image}`);
+  // The build's syncconfig may drop options once more (a compiler that
+  // lacks what an option depends on): the .config it built with must hold.
+  const built = (await configure()).mismatches;
+  const after = judgeMismatches(target.flavour, name, spec.relevantMismatches ? spec.relevantMismatches(built) : built);
+  if (after.error) throw new UserError(after.error);
   info('kernel', `${displayPath(build.image)} (${build.units} objects rebuilt)`);
   return build.image;
 }
