@@ -14,8 +14,7 @@
  * such as arm64/max. A reason that starts with "intermittent" marks a
  * difference that does not show in every run (no stale-entry warning).
  */
-import { readFileSync } from 'node:fs';
-import { UserError } from '../util/errors.ts';
+import { parseListRows, readTextIfPresent } from '../util/listfile.ts';
 import type { CaseDifference } from './compare.ts';
 
 /** The file in tests/guest/mm-selftests. */
@@ -39,38 +38,23 @@ const CHANGE = /^(.+?)\s*\[\s*([a-z]+|\*)\s*->\s*([a-z]+|\*)\s*\]$/;
 
 /** Parse the file's text; throws with the line number on malformed lines (pure). */
 export function parseAllowlist(text: string, file = ALLOWLIST_FILE): Allowance[] {
-  const out: Allowance[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const fields = line.split('|');
-    const [program, kase, arch] = fields.map((f) => f.trim());
-    const reason = fields.slice(3).join('|').trim();
-    if (fields.length < 4 || !program || !kase || !arch || !reason) {
-      throw new UserError(`${file}:${i + 1}: expected "<program> | <case> | <arch> | <reason>", got: ${line}`);
-    }
+  return parseListRows(text, file, '<program> | <case> | <arch> | <reason>').map(({ fields: [program, kase, arch], reason, line }) => {
     const change = CHANGE.exec(kase);
-    out.push({
+    return {
       program,
       case: change ? (change[1] as string) : kase,
       change: change ? { normal: change[2] as string, inview: change[3] as string } : undefined,
       arches: arch.split(',').map((a) => a.trim()).filter(Boolean),
       reason,
       intermittent: /^intermittent\b/i.test(reason),
-      line: i + 1,
-    });
+      line,
+    };
   });
-  return out;
 }
 
 export function readAllowlist(file: string): Allowance[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return parseAllowlist(text, file);
+  const text = readTextIfPresent(file);
+  return text === undefined ? [] : parseAllowlist(text, file);
 }
 
 /** Does an arch field name this row label (x86_64, arm64/max, ...) (pure)? */

@@ -11,9 +11,8 @@
  * skipped everything with "1..0 # SKIP"). arch: '*', or a comma-separated
  * list of x86_64, arm64 (both CPU models), arm64/cortex-a57, arm64/max.
  */
-import { readFileSync } from 'node:fs';
 import { archMatches, globMatches } from '../mmselftests/allowlist.ts';
-import { UserError } from '../util/errors.ts';
+import { parseListRows, readTextIfPresent } from '../util/listfile.ts';
 import type { ProgramResult, SkippedTest } from './tap.ts';
 
 /** The file, next to the guest test programs (tests/guest/c). */
@@ -31,30 +30,19 @@ export interface SkipAllowance {
 
 /** Parse the file's text; throws with the line number on malformed lines (pure). */
 export function parseSkipList(text: string, file = SKIPS_FILE): SkipAllowance[] {
-  const out: SkipAllowance[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const fields = line.split('|');
-    const [program, test, arch] = fields.map((f) => f.trim());
-    const reason = fields.slice(3).join('|').trim();
-    if (fields.length < 4 || !program || !test || !arch || !reason) {
-      throw new UserError(`${file}:${i + 1}: expected "<program> | <test> | <arch> | <reason>", got: ${line}`);
-    }
-    out.push({ program, test, arches: arch.split(',').map((a) => a.trim()).filter(Boolean), reason, line: i + 1 });
-  });
-  return out;
+  return parseListRows(text, file, '<program> | <test> | <arch> | <reason>').map(({ fields: [program, test, arch], reason, line }) => ({
+    program,
+    test,
+    arches: arch.split(',').map((a) => a.trim()).filter(Boolean),
+    reason,
+    line,
+  }));
 }
 
 /** The file's entries; a missing file allows no skip. */
 export function readSkipList(file: string): SkipAllowance[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return parseSkipList(text, file);
+  const text = readTextIfPresent(file);
+  return text === undefined ? [] : parseSkipList(text, file);
 }
 
 /** The entry that allows this skip of this program on this arch, if any (pure). */
