@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { configureKernel, formatMismatches } from '../config/configure.ts';
+import { configureKernel } from '../config/configure.ts';
+import { judgeMismatches } from '../config/fragments.ts';
 import { buildKernel } from '../build/kernel.ts';
 import { resetLog } from '../build/logs.ts';
 import { findWarnings, seriesWarnings, touchedFiles, type BuildWarning } from '../results/warnings.ts';
@@ -86,7 +87,8 @@ export async function checkBuild32(ctx: Context): Promise<Build32Result> {
       const config = readFileSync(join(obj, '.config'), 'utf8');
       mmview = /^CONFIG_MMVIEW=(\S+)/m.exec(config)?.[1] ?? 'n';
       const other = r.mismatches.filter((m) => !UNAVAILABLE.test(m.option));
-      if (other.length > 0) warn(`${other.length} option(s) from kernel/config did not take effect in ${name}: ${formatMismatches(other)}`);
+      const verdict = judgeMismatches('build32', name, other);
+      if (verdict.warning) warn(verdict.warning);
       info('config', `${name}: ${r.reconfigured ? `configured from ${r.fragments.join(' + ')}` : 'up to date'}; CONFIG_MMVIEW=${mmview}`);
     });
     // Compile every object again (ccache makes that quick): a warning is
