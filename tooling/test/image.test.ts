@@ -8,6 +8,7 @@ import { DEMO_PATH, renderInit, shellQuote } from '../src/image/init.ts';
 import { renderFileList, withParents } from '../src/image/filelist.ts';
 import { addEntries, collectEntries } from '../src/image/contents.ts';
 import { UserError } from '../src/util/errors.ts';
+import { missingSources, writeInitramfs } from '../src/image/cpio.ts';
 
 test('shellQuote leaves plain words alone', () => {
   assert.equal(shellQuote(['/prog', 'arg', '--x=1', 'a,b:c']), '/prog arg --x=1 a,b:c');
@@ -140,4 +141,26 @@ echo after`;
   assert.deepEqual(runs.map((r) => { const e = evaluateProgram(r, 5); return [e.passed, e.failed]; }), [[1, 0], [0, 1], [0, 1]]);
   assert.match(evaluateProgram(runs[2] as (typeof runs)[number], 5).problems[0] ?? '', /killed by the per-program timeout \(5 s\)/);
   assert.ok(out.trimEnd().endsWith('after'), 'run_program returns to /init after a timeout');
+});
+
+test('writeInitramfs names a missing host file before running gen_init_cpio', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmview-cpio-'));
+  const present = join(dir, 'present');
+  writeFileSync(present, 'x');
+  const entries = [
+    { type: 'file' as const, path: '/bin/present', source: present, mode: 0o755 },
+    { type: 'file' as const, path: '/etc/mmview/soak.env', source: join(dir, 'soak', 'soak.env'), mode: 0o644 },
+    { type: 'file' as const, path: '/usr/lib/x.so', source: join(dir, 'soak', 'x.so'), mode: 0o755 },
+  ];
+  assert.deepEqual(
+    missingSources(entries).map((m) => m.path),
+    ['/etc/mmview/soak.env', '/usr/lib/x.so'],
+  );
+  // The tool does not exist either: the check must come first.
+  await assert.rejects(writeInitramfs(entries, join(dir, 'no-gen-init-cpio'), join(dir, 'out.cpio.gz')), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, /\/etc\/mmview\/soak\.env would come from .*soak\/soak\.env, which does not exist \(and 1 more\)/);
+    return true;
+  });
+  assert.equal(existsSync(join(dir, 'out.cpio.gz.list')), false);
 });

@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, writeFi
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { check, lastLine } from '../util/exec.ts';
+import { check } from '../util/exec.ts';
 import { UserError } from '../util/errors.ts';
 import { renderFileList, type ImageEntry } from './filelist.ts';
 
@@ -23,8 +23,18 @@ export async function genInitCpio(candidates: { built?: string; source?: string;
   return out;
 }
 
+/** The file entries whose host file is missing (gen_init_cpio would report them only by line number). */
+export function missingSources(entries: readonly ImageEntry[]): { path: string; source: string }[] {
+  return entries.flatMap((e) => (e.type === 'file' && !existsSync(e.source) ? [{ path: e.path, source: e.source }] : []));
+}
+
 /** gen_init_cpio <list> | gzip > out. Returns the image size in bytes. */
 export async function writeInitramfs(entries: readonly ImageEntry[], tool: string, out: string): Promise<number> {
+  const missing = missingSources(entries);
+  if (missing.length > 0) {
+    const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
+    throw new UserError(`cannot build ${out}: ${missing[0]?.path} would come from ${missing[0]?.source}, which does not exist${more}`);
+  }
   mkdirSync(dirname(out), { recursive: true });
   const list = `${out}.list`;
   writeFileSync(list, renderFileList(entries));
@@ -37,7 +47,17 @@ export async function writeInitramfs(entries: readonly ImageEntry[], tool: strin
   });
   const tmp = `${out}.partial`;
   const [, code] = await Promise.all([pipeline(child.stdout, createGzip({ level: 6 }), createWriteStream(tmp)), exited]);
-  if (code !== 0) throw new UserError(`gen_init_cpio failed: ${lastLine(err) || `exit ${code}`} (list: ${list})`);
+  if (code !== 0) throw new UserError(`gen_init_cpio failed: ${errorLines(err) || `exit ${code}`} (list: ${list})`);
   renameSync(tmp, out);
   return statSync(out).size;
+}
+
+/** gen_init_cpio's error text in one line: it prints the problem, then " line N" on a line of its own. */
+function errorLines(err: string): string {
+  return err
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-4)
+    .join('; ');
 }

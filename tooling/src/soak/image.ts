@@ -12,6 +12,7 @@ import { runLogged } from '../util/exec.ts';
 import { failWithLog, resetLog } from '../build/logs.ts';
 import { UserError } from '../util/errors.ts';
 import { info } from '../util/log.ts';
+import { resetOnHeaderChange } from '../build/headerstamp.ts';
 import { bundlePrograms, type Bundle } from './libs.ts';
 import { SOAK_ENV_FILE, SOAK_PRELOAD, SOAK_PROGRAMS, SOAK_RUNNER, renderSoakEnv, type SoakSettings } from './config.ts';
 
@@ -47,6 +48,10 @@ export function soakEntries(bundle: Bundle, built: { preload: string; runner: st
 /** Build the preload object and the runner (tests/guest/soak) into <guest dir>/soak. */
 async function buildSoakHelpers(ctx: Context, headers: string | undefined): Promise<{ preload: string; runner: string; dir: string }> {
   const src = join(ctx.paths.repo, 'tests', 'guest', 'soak');
+  // The soak is prepared before the guest userland: reset the guest folder for
+  // changed (or unrecorded) headers now, or the userland build would do it
+  // afterwards and delete what the soak just put there.
+  if (headers) resetOnHeaderChange(ctx.guest, headers);
   const out = join(ctx.guest, 'soak');
   mkdirSync(out, { recursive: true });
   const log = resetLog(ctx.log('userland-soak'));
