@@ -14,7 +14,10 @@
  *    acts on the base, so that a store through a view after the scan is
  *    seen by the next scan, even when the view had mapped the page writable
  *    before;
- *  - unshared ranges stay the view's own.
+ *  - unshared ranges stay the view's own;
+ *  - soft-dirty (x86_64: CONFIG_MEM_SOFT_DIRTY): /proc/PID/clear_refs
+ *    written for a thread of a view clears the bits pagemap reports there,
+ *    the base's, and a later store through any view sets them again.
  *
  * Each thread that works in a view is a pthread started in the base that
  * migrates, does its part and migrates back.
@@ -46,7 +49,9 @@
 
 #define PM_PRESENT	(1ULL << 63)
 #define PM_SWAP		(1ULL << 62)
+#define PM_SOFT_DIRTY	(1ULL << 55)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
+#define CLEAR_SOFT_DIRTY "4"
 
 struct in_view {
 	long view;
@@ -167,6 +172,50 @@ static long load_page(void *arg)
 	struct walk_io *io = arg;
 
 	return *(volatile long *)(io->p + io->page * io->ps);
+}
+
+/* Write to /proc/self/task/<the caller>/clear_refs: 0 or -errno. */
+static long clear_refs(const char *what)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/clear_refs",
+		 (int)mvt_gettid());
+	return mvt_write_file(path, what);
+}
+
+static long clear_soft_dirty(void *arg)
+{
+	return clear_refs(CLEAR_SOFT_DIRTY);
+}
+
+/* Store into every page of the region, then read its pagemap. */
+static long store_all_and_read_pagemap(void *arg)
+{
+	struct walk_io *io = arg;
+	int i;
+
+	for (i = 0; i < NPAGES; i++)
+		*(volatile long *)(io->p + i * io->ps) = io->value + i;
+	return read_pagemap(arg);
+}
+
+/*
+ * Does this kernel track soft-dirty (CONFIG_MEM_SOFT_DIRTY)? A new mapping
+ * is soft-dirty where it does: without it, pagemap never reports the bit.
+ */
+static bool have_soft_dirty(size_t ps)
+{
+	char *q = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t ent = 0;
+
+	if (q == MAP_FAILED)
+		return false;
+	*(volatile char *)q = 1;
+	mvt_pagemap(mvt_gettid(), q, &ent);
+	munmap(q, ps);
+	return ent & PM_SOFT_DIRTY;
 }
 
 FIXTURE(walk) {
@@ -389,6 +438,131 @@ TEST_F(walk, pagemap_scan_write_protect_from_a_view_sees_later_stores)
 			  run_in_view(self->view, load_page, &self->io));
 	}
 	close(fd);
+}
+
+/*
+ * CRIU's loop, with the process in a view: clear soft-dirty for a thread of
+ * the view, store, read pagemap. The bits pagemap reports for shared memory
+ * are the base's, so the clear must reach the base, and a store through the
+ * view must mark the base's entry again, also where the view had mapped the
+ * page writable before the clear.
+ */
+TEST_F(walk, soft_dirty_cleared_and_set_again_from_a_view)
+{
+	pid_t tid = mvt_gettid();
+	uint64_t base;
+	int i;
+
+	if (!have_soft_dirty(self->ps))
+		SKIP(return, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)");
+	/* The view maps every page writable first. */
+	self->io.value = 0x100;
+	ASSERT_EQ(0, run_in_view(self->view, store_all_and_read_pagemap,
+				 &self->io));
+	ASSERT_EQ(0, run_in_view(self->view, clear_soft_dirty, &self->io));
+	ASSERT_EQ(0, run_in_view(self->view, read_pagemap, &self->io));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(0, mvt_pagemap(tid, self->p + i * self->ps, &base));
+		ASSERT_EQ(0, !!(self->io.ent[i] & PM_SOFT_DIRTY))
+			TH_LOG("page %d: still soft-dirty in the view after its clear_refs (%#llx)",
+			       i, (unsigned long long)self->io.ent[i]);
+		ASSERT_EQ(0, !!(base & PM_SOFT_DIRTY))
+			TH_LOG("page %d: still soft-dirty in the base after the view's clear_refs",
+			       i);
+	}
+	/* Stores through the view: pagemap from both sides sees them. */
+	self->io.value = 0x200;
+	ASSERT_EQ(0, run_in_view(self->view, store_all_and_read_pagemap,
+				 &self->io));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(0, mvt_pagemap(tid, self->p + i * self->ps, &base));
+		ASSERT_EQ(1, !!(self->io.ent[i] & PM_SOFT_DIRTY))
+			TH_LOG("page %d: a store through the view is not soft-dirty there",
+			       i);
+		ASSERT_EQ(1, !!(base & PM_SOFT_DIRTY))
+			TH_LOG("page %d: a store through the view is not soft-dirty in the base",
+			       i);
+		ASSERT_EQ(0x200 + i, *(volatile long *)(self->p + i * self->ps));
+	}
+}
+
+/*
+ * The other way round: the base clears (its own /proc entry), a view that
+ * had mapped the pages writable stores again; the base must see the store
+ * as soft-dirty, or a checkpoint taken from the base misses it.
+ */
+TEST_F(walk, soft_dirty_clear_in_the_base_sees_later_stores_from_a_view)
+{
+	pid_t tid = mvt_gettid();
+	uint64_t base;
+	int i;
+
+	if (!have_soft_dirty(self->ps))
+		SKIP(return, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)");
+	self->io.value = 0x300;
+	ASSERT_EQ(0, run_in_view(self->view, store_all_and_read_pagemap,
+				 &self->io));
+	ASSERT_EQ(0, clear_refs(CLEAR_SOFT_DIRTY));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(0, mvt_pagemap(tid, self->p + i * self->ps, &base));
+		ASSERT_EQ(0, !!(base & PM_SOFT_DIRTY)) TH_LOG("page %d", i);
+	}
+	self->io.value = 0x400;
+	ASSERT_EQ(0, run_in_view(self->view, store_all_and_read_pagemap,
+				 &self->io));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(0, mvt_pagemap(tid, self->p + i * self->ps, &base));
+		ASSERT_EQ(1, !!(base & PM_SOFT_DIRTY))
+			TH_LOG("page %d: the base missed a store through the view after its clear",
+			       i);
+		ASSERT_EQ(1, !!(self->io.ent[i] & PM_SOFT_DIRTY)) TH_LOG("page %d", i);
+	}
+}
+
+/*
+ * Unshared memory is each view's own: a clear for a thread of a view
+ * clears its copy only, and a store there is soft-dirty there only.
+ */
+TEST_F(walk, soft_dirty_of_unshared_pages_is_per_view)
+{
+	pid_t tid = mvt_gettid();
+	uint64_t base;
+	long view;
+	int i;
+
+	if (!have_soft_dirty(self->ps))
+		SKIP(return, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)");
+	ASSERT_EQ(0, mmview_delete(self->view));
+	ASSERT_EQ(0, mmview_unshare(self->p, NPAGES * self->ps));
+	view = mmview_create();
+	ASSERT_LT(0, view);
+	self->view = view;
+	/* The base clears, then stores into its own copy. */
+	ASSERT_EQ(0, clear_refs(CLEAR_SOFT_DIRTY));
+	for (i = 0; i < NPAGES; i++)
+		*(volatile long *)(self->p + i * self->ps) = 0x600 + i;
+	/* The view clears and stores into its copy. */
+	ASSERT_EQ(0, run_in_view(view, clear_soft_dirty, &self->io));
+	ASSERT_EQ(0, run_in_view(view, read_pagemap, &self->io));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_EQ(0, !!(self->io.ent[i] & PM_SOFT_DIRTY)) TH_LOG("page %d", i);
+	self->io.value = 0x500;
+	ASSERT_EQ(0, run_in_view(view, store_all_and_read_pagemap, &self->io));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(0, mvt_pagemap(tid, self->p + i * self->ps, &base));
+		ASSERT_EQ(1, !!(self->io.ent[i] & PM_SOFT_DIRTY)) TH_LOG("page %d", i);
+		ASSERT_EQ(1, !!(base & PM_SOFT_DIRTY))
+			TH_LOG("page %d: the view's clear_refs cleared the base's own copy",
+			       i);
+		ASSERT_EQ(0x600 + i, *(volatile long *)(self->p + i * self->ps));
+	}
+	/* The base clears again: the view's copy keeps its bits. */
+	ASSERT_EQ(0, clear_refs(CLEAR_SOFT_DIRTY));
+	ASSERT_EQ(0, run_in_view(view, read_pagemap, &self->io));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_EQ(1, !!(self->io.ent[i] & PM_SOFT_DIRTY))
+			TH_LOG("page %d: the base's clear_refs cleared the view's own copy",
+			       i);
 }
 
 TEST(unshared_pages_stay_the_views_own)
