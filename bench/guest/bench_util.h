@@ -85,7 +85,7 @@ void bench_report_error(const struct bench_case *c, const char *error);
 
 /* ---- measuring in a fresh child process ---- */
 
-#define BENCH_MAX_CASES		8
+#define BENCH_MAX_CASES		12
 #define BENCH_DETAILS_SIZE	2048
 
 /* What a measurement function fills in (lives in memory shared with the parent). */

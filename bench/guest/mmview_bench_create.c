@@ -4,7 +4,10 @@
  * 1 MiB, 64 MiB and 1 GiB: the time of mmview_create() (+ mmview_delete())
  * against fork() + _exit() + waitpid(), and the memory a view adds (page
  * tables and slab from /proc/meminfo, slab caches from /proc/slabinfo)
- * against the memory a forked child adds.
+ * against the memory a forked child adds; and how fast a thread in a fresh
+ * view reads memory the base populated (one byte per page: the view's page
+ * tables fill on demand, a page table per fault) against the base's own
+ * first touch of as much fresh memory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +29,8 @@ enum {
 	C_SLAB_VIEW,		/* Slab added per view */
 	C_SLABINFO_VIEW,	/* /proc/slabinfo bytes added per view */
 	C_PT_FORK,		/* PageTables added by a forked child */
+	C_VIEW_READ,		/* a fresh view reads every page, per page */
+	C_FIRST_TOUCH,		/* the base writes fresh memory, per page */
 	C_COUNT
 };
 
@@ -175,6 +180,60 @@ static int memory_per_fork(struct bench_child_ctx *ctx, const struct run *r)
 	return 0;
 }
 
+/* A fresh view, one byte per page of the populated memory, per page. */
+static int time_view_read(struct bench_child_ctx *ctx, const struct run *r,
+			  const char *mem, size_t len)
+{
+	size_t ps = bench_page_size(), pages = len / ps;
+
+	bench_ctx_count(ctx, C_VIEW_READ, r->mem_reps);
+	for (int i = -1; i < r->mem_reps; i++) {
+		volatile long sum = 0;
+		long id = mmview_create();
+		uint64_t t0, t1;
+
+		if (id < 0)
+			return bench_fail(ctx, "mmview_create: %s", strerror(errno));
+		if (mmview_migrate(id) < 0)
+			return bench_fail(ctx, "mmview_migrate: %s", strerror(errno));
+		t0 = bench_now_ns();
+		for (size_t k = 0; k < pages; k++)
+			sum += ((const volatile char *)mem)[k * ps];
+		t1 = bench_now_ns();
+		if (mmview_migrate(0) < 0 || mmview_delete(id))
+			return bench_fail(ctx, "leaving the view: %s", strerror(errno));
+		if (i >= 0)
+			bench_ctx_samples(ctx, C_VIEW_READ)[i] = (double)(t1 - t0) / pages;
+	}
+	return 0;
+}
+
+/* The base's first touch of as much fresh memory (no THP), per page. */
+static int time_first_touch(struct bench_child_ctx *ctx, const struct run *r,
+			    size_t len)
+{
+	size_t ps = bench_page_size(), pages = len / ps;
+
+	bench_ctx_count(ctx, C_FIRST_TOUCH, r->mem_reps);
+	for (int i = -1; i < r->mem_reps; i++) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t t0, t1;
+
+		if (p == MAP_FAILED)
+			return bench_fail(ctx, "mmap: %s", strerror(errno));
+		madvise(p, len, MADV_NOHUGEPAGE);
+		t0 = bench_now_ns();
+		for (size_t k = 0; k < pages; k++)
+			p[k * ps] = 1;
+		t1 = bench_now_ns();
+		munmap(p, len);
+		if (i >= 0)
+			bench_ctx_samples(ctx, C_FIRST_TOUCH)[i] = (double)(t1 - t0) / pages;
+	}
+	return 0;
+}
+
 static int measure(struct bench_child_ctx *ctx, void *arg)
 {
 	const struct run *r = arg;
@@ -199,11 +258,16 @@ static int measure(struct bench_child_ctx *ctx, void *arg)
 	if (!bench_have_mmview()) {
 		for (int k = C_CREATE; k <= C_SLABINFO_VIEW; k++)
 			bench_ctx_na(ctx, k, BENCH_NA_NO_MMVIEW);
+		bench_ctx_na(ctx, C_VIEW_READ, BENCH_NA_NO_MMVIEW);
+		bench_ctx_na(ctx, C_FIRST_TOUCH, "measured beside the view read only");
 		return 0;
 	}
-	if (time_create(ctx) || memory_per_view(ctx, r))
+	if (time_create(ctx) || memory_per_view(ctx, r) ||
+	    time_view_read(ctx, r, mem, len))
 		return -1;
 	munmap(mem, len);
+	if (time_first_touch(ctx, r, len))
+		return -1;
 	return 0;
 }
 
@@ -220,6 +284,8 @@ int main(int argc, char **argv)
 		[C_SLAB_VIEW] = { "slab_per_view", "Slab (/proc/meminfo) added per view", "bytes" },
 		[C_SLABINFO_VIEW] = { "slabinfo_per_view", "active slab objects (/proc/slabinfo) added per view", "bytes" },
 		[C_PT_FORK] = { "pagetables_per_fork", "PageTables (/proc/meminfo) added per forked child", "bytes" },
+		[C_VIEW_READ] = { "view_read", "a thread in a fresh view reads one byte of every populated page, per page", "ns" },
+		[C_FIRST_TOUCH] = { "first_touch", "the base writes one byte of every page of as much fresh memory, per page", "ns" },
 	};
 	struct bench_opts o;
 	const long *sizes;
@@ -240,7 +306,9 @@ int main(int argc, char **argv)
 
 		for (int k = 0; k < C_COUNT; k++) {
 			snprintf(cases[k].params, sizeof(cases[k].params), "{\"rss_mib\":%ld}", r.rss_mib);
-			cases[k].inner = k == C_PT_FORK ? r.mem_children : k >= C_PT_VIEW ? r.mem_views : 1;
+			cases[k].inner = k == C_PT_FORK ? r.mem_children :
+					 k >= C_VIEW_READ ? (long)((size_t)r.rss_mib << 20) / (long)bench_page_size() :
+					 k >= C_PT_VIEW ? r.mem_views : 1;
 		}
 		bench_run_cases(cases, C_COUNT, o.reps, measure, &r);
 	}

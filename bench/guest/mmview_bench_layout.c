@@ -2,7 +2,9 @@
 /*
  * Layout and protection changes with 0, 1, 8 and 64 views: mmap + munmap
  * pairs of a small anonymous region, and mprotect of a populated region
- * (read-only, then read-write again).  Called from the base view.
+ * (read-only, then read-write again).  Called from the base view.  With one
+ * view, also in a process with 10 and with 10,000 other mappings
+ * ("others"): a change must cost what it touches, not what the process maps.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@ enum { C_MMAP, C_MPROTECT, C_COUNT };
 
 struct run {
 	int views;
+	int others;	/* extra one-page mappings, made before the views */
 	long inner_map;
 	long inner_prot;
 };
@@ -31,6 +34,11 @@ static int measure(struct bench_child_ctx *ctx, void *arg)
 
 	if (!region)
 		return bench_fail(ctx, "mmap: %s", strerror(errno));
+	/* Alternating protections: no two of them merge into one VMA. */
+	for (int k = 0; k < r->others; k++)
+		if (mmap(NULL, bench_page_size(), k % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			return bench_fail(ctx, "mmap (other mapping %d): %s", k, strerror(errno));
 	/* The views are created after the region is populated: they map it too. */
 	for (int v = 0; v < r->views; v++)
 		if (mmview_create() < 0)
@@ -77,22 +85,32 @@ int main(int argc, char **argv)
 	int nviews;
 
 	bench_init(argc, argv, "mmview_bench_layout",
-		   "mmap+munmap pairs and mprotect with 0, 1, 8, 64 views", 15, 2, &o);
+		   "mmap+munmap pairs and mprotect with 0, 1, 8, 64 views; with 1 view and 10 or 10,000 other mappings",
+		   15, 2, &o);
 	views = o.tiny ? tiny_views : full_views;
 	nviews = o.tiny ? 3 : 4;
-	for (int i = 0; i < nviews; i++) {
+	for (int i = 0; i < nviews + 2; i++) {
+		bool others = i >= nviews;
+		int nv = others ? 1 : views[i];
 		/* Each sample takes about the same time: fewer operations with more views. */
-		long scale = views[i] == 0 ? 4 : views[i] == 1 ? 2 : views[i] <= 8 ? 1 : 0;
+		long scale = nv == 0 ? 4 : nv == 1 ? 2 : nv <= 8 ? 1 : 0;
 		struct run r = {
-			.views = views[i],
+			.views = nv,
+			.others = !others ? 0 : i == nviews ? 10 : o.tiny ? 1000 : 10000,
 			.inner_map = o.tiny ? 20 : scale ? 1000 * scale : 200,
 			.inner_prot = o.tiny ? 10 : scale ? 500 * scale : 100,
 		};
 
 		cases[C_MMAP].inner = r.inner_map;
 		cases[C_MPROTECT].inner = 2 * r.inner_prot;
-		for (int k = 0; k < C_COUNT; k++)
-			snprintf(cases[k].params, sizeof(cases[k].params), "{\"views\":%d}", r.views);
+		for (int k = 0; k < C_COUNT; k++) {
+			if (others)
+				snprintf(cases[k].params, sizeof(cases[k].params),
+					 "{\"views\":%d,\"others\":%d}", r.views, r.others);
+			else
+				snprintf(cases[k].params, sizeof(cases[k].params),
+					 "{\"views\":%d}", r.views);
+		}
 		if (r.views > 0 && !bench_have_mmview()) {
 			for (int k = 0; k < C_COUNT; k++)
 				bench_report_na(&cases[k], BENCH_NA_NO_MMVIEW);

@@ -83,22 +83,41 @@ function khdrIncludes(headers: string): string {
 }
 
 /** libmmview and the guest benchmark programs: bench/guest into <outDir>/bench (undefined: no Makefile). */
-export type BenchBuildRequest = Omit<UserlandRequest, 'guestTestsSrc' | 'examplesSrc' | 'ksftDir' | 'mmSelftestsSrc' | 'libmmpatchSrc'>;
+export type BenchBuildRequest = Omit<UserlandRequest, 'guestTestsSrc' | 'examplesSrc' | 'ksftDir' | 'mmSelftestsSrc'>;
 
-export async function buildBench(req: BenchBuildRequest): Promise<{ libDir: string | undefined; benchDir: string | undefined }> {
+export interface BenchBuild {
+  libDir: string | undefined;
+  benchDir: string | undefined;
+  /** mmpatch-demo, which mmview_bench_patch runs (figure P7); undefined without libmmpatchSrc. */
+  patchDemo: string | undefined;
+}
+
+/** libmmview, the benchmark programs and libmmpatch with its demo. */
+export async function buildBench(req: BenchBuildRequest): Promise<BenchBuild> {
   if (resetOnHeaderChange(req.outDir, req.headers)) warn(`kernel headers changed: rebuilding everything in ${req.outDir}`);
   const khdr = khdrIncludes(req.headers);
   const libDir = join(req.outDir, 'libmmview');
   const haveLib = await makeComponent('libmmview', req.libmmviewSrc, libDir, { KHDR_INCLUDES: khdr }, req);
   const benchDir = join(req.outDir, 'bench');
   const haveBench = haveLib && (await makeComponent('bench', req.benchSrc, benchDir, { KHDR_INCLUDES: khdr, LIBMMVIEW_DIR: libDir }, req));
-  return { libDir: haveLib ? libDir : undefined, benchDir: haveBench ? benchDir : undefined };
+  // The live-patching library; its demo is the default program of `run` and what mmview_bench_patch measures.
+  const patchDir = join(req.outDir, 'libmmpatch');
+  const havePatch =
+    haveLib &&
+    req.libmmpatchSrc !== undefined &&
+    (await makeComponent('libmmpatch', req.libmmpatchSrc, patchDir, { KHDR_INCLUDES: khdr, LIBMMVIEW_DIR: libDir }, req));
+  const patchDemo = join(patchDir, 'mmpatch-demo');
+  return {
+    libDir: haveLib ? libDir : undefined,
+    benchDir: haveBench ? benchDir : undefined,
+    patchDemo: havePatch && existsSync(patchDemo) ? patchDemo : undefined,
+  };
 }
 
 /** libmmview, the guest C tests, the kernel's mm selftests, the benchmark programs and the example program, built against the kernel's headers. */
 export async function buildUserland(req: UserlandRequest): Promise<Userland> {
   const khdr = khdrIncludes(req.headers);
-  const { libDir, benchDir } = await buildBench(req);
+  const { libDir, benchDir, patchDemo } = await buildBench(req);
   const vars = {
     KHDR_INCLUDES: khdr,
     KSFT_DIR: req.ksftDir,
@@ -113,18 +132,12 @@ export async function buildUserland(req: UserlandRequest): Promise<Userland> {
   const haveExamples = await makeComponent('examples', req.examplesSrc, examplesDir, vars, req);
   const demo = join(examplesDir, 'mmview-demo');
   if (haveExamples && !existsSync(demo)) warn(`${req.examplesSrc} built, but ${demo} does not exist`);
-  // The live-patching library; its demo is the default program of `run`.
-  const patchDir = join(req.outDir, 'libmmpatch');
-  const havePatch =
-    req.libmmpatchSrc !== undefined &&
-    (await makeComponent('libmmpatch', req.libmmpatchSrc, patchDir, { KHDR_INCLUDES: khdr, LIBMMVIEW_DIR: vars.LIBMMVIEW_DIR }, req));
-  const patchDemo = join(patchDir, 'mmpatch-demo');
   return {
     libDir,
     testsDir: haveTests ? testsDir : undefined,
     benchDir,
     mmSelftestsDir: haveMm ? mmSelftestsDir : undefined,
     demo: haveExamples && existsSync(demo) ? demo : undefined,
-    patchDemo: havePatch && existsSync(patchDemo) ? patchDemo : undefined,
+    patchDemo,
   };
 }

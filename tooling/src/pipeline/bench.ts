@@ -228,6 +228,7 @@ export async function cmdBench(opts: BenchOptions): Promise<number> {
   const built = await ctx.timer.run('bench-programs', () =>
     buildBench({
       libmmviewSrc: paths.libmmviewSrc,
+      libmmpatchSrc: paths.libmmpatchSrc,
       benchSrc: paths.benchSrc,
       headers: kernels.mmview.headers as string,
       outDir: ctx.guest,
@@ -246,6 +247,8 @@ export async function cmdBench(opts: BenchOptions): Promise<number> {
     benches: programs.map((name) => ({ name, path: join(built.benchDir as string, name) })),
     benchArgs: benchArgs(opts),
     demo: undefined,
+    // mmview_bench_patch runs the live-patching demo (figure P7).
+    patchDemo: built.patchDemo,
     libDir: undefined,
     command: [],
     adds: [],

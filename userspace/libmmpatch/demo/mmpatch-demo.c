@@ -543,9 +543,14 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Requests sent in [from, to), or in some transition window (windows). */
-static struct stats phase_stats(const struct run *r, uint64_t from, uint64_t to,
-				bool windows)
+/*
+ * Requests sent in [from, to), or in some transition window (windows), or,
+ * with steady, in [from, to) or [steady_from, steady_to) (before and after
+ * patching together).
+ */
+static struct stats window_stats(const struct run *r, uint64_t from, uint64_t to,
+				 bool windows, uint64_t steady_from,
+				 uint64_t steady_to)
 {
 	struct stats st = { 0 };
 	uint64_t *lat, span = 0;
@@ -559,7 +564,8 @@ static struct stats phase_stats(const struct run *r, uint64_t from, uint64_t to,
 
 		for (j = 0; j < c->n; j++) {
 			uint64_t t = c->s[j].sent;
-			bool in = t >= from && t < to;
+			bool in = (t >= from && t < to) ||
+				  (t >= steady_from && t < steady_to);
 
 			for (k = 0; windows && k < r->nt; k++)
 				in = in || (t >= r->t[k].trigger && t < r->t[k].done);
@@ -580,7 +586,7 @@ static struct stats phase_stats(const struct run *r, uint64_t from, uint64_t to,
 		for (k = 0; k < r->nt; k++)
 			span += r->t[k].done - r->t[k].trigger;
 	} else {
-		span = to - from;
+		span = to - from + (steady_to - steady_from);
 	}
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	st.n = n;
@@ -595,10 +601,17 @@ static struct stats phase_stats(const struct run *r, uint64_t from, uint64_t to,
 	return st;
 }
 
+static struct stats phase_stats(const struct run *r, uint64_t from, uint64_t to,
+				bool windows)
+{
+	return window_stats(r, from, to, windows, 0, 0);
+}
+
 struct options {
 	double phase;		/* seconds before and after patching */
 	double gap;		/* seconds between transitions */
 	int workers, conns, rate;
+	bool stats;		/* print the machine-readable stats lines */
 };
 
 static void run_method(struct run *r, const struct options *o, bool global)
@@ -731,6 +744,30 @@ static void print_results(struct run *runs, int n)
 	       "\"in transition\": requests sent between a trigger and that patch's completion.\n");
 }
 
+/*
+ * One line per method for programs that measure the demo (the benchmark
+ * mmview_bench_patch): p99 latency, in ns, of the requests sent while no
+ * patch was in progress (before the first trigger and after the last patch
+ * was complete) and of those sent from the first trigger until the last
+ * patch was complete.
+ */
+static void print_stats_lines(struct run *runs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct run *r = &runs[i];
+		uint64_t first = r->t[0].trigger, last = r->t[r->nt - 1].done;
+		struct stats steady = window_stats(r, r->measure, first, false,
+						   last, r->end);
+		struct stats during = phase_stats(r, first, last, false);
+
+		printf("mmpatch-stats method=%s steady_p99_ns=%.0f during_p99_ns=%.0f steady_n=%ld during_n=%ld ok=%d\n",
+		       r->method, steady.p99 * 1e3, during.p99 * 1e3,
+		       steady.n, during.n, r->ok);
+	}
+}
+
 /* Write the patches stored in this binary's sections mmpatch.<name>. */
 static void extract_patches(void)
 {
@@ -778,7 +815,7 @@ static void extract_patches(void)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [--phase <s>] [--gap <s>] [--workers <n>] [--connections <n>] [--rate <req/s>]\n",
+		"usage: %s [--phase <s>] [--gap <s>] [--workers <n>] [--connections <n>] [--rate <req/s>] [--stats]\n",
 		argv0);
 	exit(2);
 }
@@ -791,6 +828,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "connections", required_argument, NULL, 'c' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "stats", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* A rate an emulated, debug-kernel guest sustains (see --rate). */
@@ -808,6 +846,7 @@ int main(int argc, char **argv)
 		case 'w': o.workers = atoi(optarg); break;
 		case 'c': o.conns = atoi(optarg); break;
 		case 'r': o.rate = atoi(optarg); break;
+		case 's': o.stats = true; break;
 		default: usage(argv[0]);
 		}
 	}
@@ -829,6 +868,8 @@ int main(int argc, char **argv)
 		total += runs[i].sent;
 	}
 	print_results(runs, 2);
+	if (o.stats)
+		print_stats_lines(runs, 2);
 	for (i = 0; i < 2; i++)
 		if (!runs[i].ok)
 			printf("%s: %ld lost, %ld inconsistent, %ld out of order\n",
