@@ -20,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +34,8 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
+
+#define PM_UFFD_WP	(1ULL << 57)
 
 #define REGION		(8UL << 20)	/* four page tables' worth on 4 KiB pages */
 #define PMD_SPAN	(2UL << 20)
@@ -319,6 +325,96 @@ TEST_F(lazy, pages_shared_with_a_child_are_copied_on_the_views_first_store)
 	ASSERT_EQ((ssize_t)sizeof(seen), read(back[0], &seen, sizeof(seen)));
 	ASSERT_EQ(0x6000, seen) TH_LOG("the child sees the view's store");
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+}
+
+/*
+ * A view's copy of a page in a locked VMA counts as a mapping that locks it:
+ * the copies that fault-around makes, and that the base's notifier drops
+ * again, must leave the pages mlocked (Mlocked in /proc/meminfo).
+ */
+TEST_F(lazy, copies_in_a_locked_vma_keep_the_pages_mlocked)
+{
+	struct job *j = &self->job;
+	long before, after;
+	int round;
+
+	ASSERT_EQ(0, mlock(j->p, REGION)) TH_LOG("mlock: %s", strerror(errno));
+	j->view = mmview_create();
+	ASSERT_LT(0, j->view);
+	mvt_write_file("/proc/sys/vm/stat_refresh", "1");
+	before = mvt_meminfo_kb("Mlocked");
+	ASSERT_LE((long)(REGION >> 10), before);
+	for (round = 0; round < 3; round++) {
+		/* The view maps a page table's worth; the base drops it again. */
+		j->page = (REGION / self->ps) / 2;
+		j->fn = read_one;
+		ASSERT_EQ(0, run_in_view(j));
+		ASSERT_LT(0, j->rss_kb[1]);
+		ASSERT_EQ(0, mprotect(j->p, REGION, PROT_READ));
+		ASSERT_EQ(0, mprotect(j->p, REGION, PROT_READ | PROT_WRITE));
+	}
+	mvt_write_file("/proc/sys/vm/stat_refresh", "1");
+	after = mvt_meminfo_kb("Mlocked");
+	ASSERT_GT(1024, before - after)
+		TH_LOG("Mlocked fell from %ld to %ld KiB while the region stayed locked",
+		       before, after);
+	ASSERT_EQ(0, munlock(j->p, REGION));
+}
+
+/*
+ * Fault-around peeks at the base's page tables before the base fault. For
+ * hugetlb there is no page table to peek at: a leaf or non-present huge
+ * entry read as a table would be "bad" and cleared, and with it the uffd-wp
+ * marker of a write-protected, unpopulated huge page (arm64).
+ */
+TEST(hugetlb_uffd_wp_marker_survives_a_view_fault)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	const size_t hp = 2UL << 20;
+	struct job j = { 0 };
+	uint64_t ent = 0;
+	int uffd;
+	char *p;
+
+	mvt_write_file("/proc/sys/vm/nr_hugepages", "4");
+	if (mvt_meminfo_kb("HugePages_Free") < 1 ||
+	    mvt_meminfo_kb("Hugepagesize") != (long)(hp >> 10))
+		SKIP(return, "no free 2 MiB huge page in this guest");
+	p = mmap(NULL, hp, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api))
+		TH_LOG("UFFDIO_API with WP_HUGETLBFS_SHMEM: %s", strerror(errno));
+	reg.range.start = (unsigned long)p;
+	reg.range.len = hp;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	/* Unpopulated: the protection is a marker in the huge entry. */
+	wp.range = reg.range;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+
+	j.view = mmview_create();
+	ASSERT_LT(0, j.view);
+	j.p = p;
+	j.ps = mvt_page_size();
+	j.len = hp;
+	j.page = 0;
+	j.fn = read_one;
+	ASSERT_EQ(0, run_in_view(&j));
+	/* The read populated the page in the base, still write-protected. */
+	ASSERT_EQ(0, mvt_pagemap(mvt_gettid(), p, &ent));
+	ASSERT_EQ(1, !!(ent & PM_UFFD_WP))
+		TH_LOG("the base's huge page lost its uffd-wp protection (pagemap %#llx)",
+		       (unsigned long long)ent);
+	ASSERT_EQ(0, mmview_delete(j.view));
+	close(uffd);
+	munmap(p, hp);
 }
 
 TEST_HARNESS_MAIN
