@@ -229,3 +229,13 @@ test('a splat in a real console is found once', () => {
   assert.equal(s.length, 1);
   assert.equal(s[0]?.line, at + 1);
 });
+
+test('a bad page-table entry (pmd_ERROR and friends) is a splat, on both arches', () => {
+  const arm = findSplats([...BOOT, '[    7.573300] ../../linux/mm/pgtable-generic.c:54: bad pmd 00000000000017c0.', 'ok 1 x']);
+  assert.equal(arm.length, 1);
+  assert.equal(arm[0]?.kind, 'bad page table');
+  const x86 = findSplats(['[   12.000001] mm/pgtable-generic.c:54: bad pud 00000000a1b2c3d4(8000000012345e7)']);
+  assert.equal(x86[0]?.kind, 'bad page table');
+  // A test's own output that happens to mention a pmd is not.
+  assert.deepEqual(findSplats(['# the view maps a bad pmd? no: 0 of 512 entries']), []);
+});

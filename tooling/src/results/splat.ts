@@ -54,6 +54,8 @@ const PATTERNS: readonly Pattern[] = [
   { kind: 'Oops', re: /^Unexpected kernel (BRK|single-step) exception/ },
   { kind: 'SError', re: /^SError Interrupt on CPU/ },
   { kind: 'Oops', re: /^Bad mode in / },
+  // pgd_ERROR() .. pmd_ERROR(), pte_ERROR(): an entry that is no page table where one was expected (it is then cleared).
+  { kind: 'bad page table', re: /^\S+:\d+: bad (pgd|p4d|pud|pmd|pte)\b/ },
 ];
 
 /**
