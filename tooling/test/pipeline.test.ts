@@ -79,7 +79,7 @@ test('--dry-run prints the QEMU command line with --smp and --memory, and builds
 
   const boots = await dryRunTest({ config: 'test', buildDir: build, testTimeout: 900, memory: '3G' }, { arches: ['arm64'], build32: true });
   assert.deepEqual(boots.map((b) => b.label), ['arm64-test/cortex-a57', 'arm64-test/max']);
-  assert.ok(boots.every((b) => / -m 3G -smp 4 /.test(b.command) && /mmview\.test_timeout=900/.test(b.command)));
+  assert.ok(boots.every((b) => / -m 3G -smp 4,sockets=2,cores=2,threads=1 .*-numa node,nodeid=1,cpus=2-3,memdev=ram1 /.test(b.command) && /mmview\.test_timeout=900/.test(b.command)));
   const text = renderDryRun(boots, ['i386: the 32-bit build check (built, never booted)']);
   assert.match(text, /^# arm64-test\/cortex-a57: TCG .*; not built yet: .*Image, .*initramfs-test\.cpio\.gz\nqemu-system-aarch64 /);
   assert.deepEqual(readdirSync(build), ['bzImage'], 'nothing was written to the build folder');

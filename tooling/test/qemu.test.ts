@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelCmdline, qemuArgs } from '../src/vm/qemu.ts';
+import { kernelCmdline, memoryMiB, numaArgs, qemuArgs } from '../src/vm/qemu.ts';
+import { testQemuArgs, TEST_NUMA_NODES } from '../src/pipeline/boots.ts';
 import { archSpec } from '../src/arch.ts';
 
 const base = { arch: archSpec('x86_64'), kernel: '/k/bzImage', initrd: '/i.cpio.gz', interactive: false } as const;
@@ -42,4 +43,38 @@ test('arm64 uses the virt machine and ttyAMA0', () => {
   const a = qemuArgs({ ...base, arch: spec, kvm: false, mode: 'test' });
   assert.ok(a.includes('virt,gic-version=max'));
   assert.match(kernelCmdline({ ...base, arch: spec, kvm: false, mode: 'test' }), /^console=ttyAMA0 /);
+});
+
+test('NUMA nodes split memory and vCPUs, one socket per node; one node adds nothing', () => {
+  assert.deepEqual(numaArgs('2G', 4, 2), {
+    smp: '4,sockets=2,cores=2,threads=1',
+    args: [
+      '-object', 'memory-backend-ram,id=ram0,size=1024M', '-numa', 'node,nodeid=0,cpus=0-1,memdev=ram0',
+      '-object', 'memory-backend-ram,id=ram1,size=1024M', '-numa', 'node,nodeid=1,cpus=2-3,memdev=ram1',
+    ],
+  });
+  // An odd size: the last node takes the rest; vCPUs the nodes do not divide stay on node 0.
+  assert.deepEqual(numaArgs('1025M', 3, 2), {
+    smp: '3',
+    args: [
+      '-object', 'memory-backend-ram,id=ram0,size=512M', '-numa', 'node,nodeid=0,cpus=0-2,memdev=ram0',
+      '-object', 'memory-backend-ram,id=ram1,size=513M', '-numa', 'node,nodeid=1,memdev=ram1',
+    ],
+  });
+  assert.deepEqual(numaArgs('2G', 4, 1), { smp: '4', args: [] });
+  assert.equal(memoryMiB('3g'), 3072);
+  assert.equal(memoryMiB('2048'), 2048);
+  assert.throws(() => memoryMiB('2T'), /guest memory 2T: not a size/);
+  assert.throws(() => numaArgs('100M', 2, 2), /too little for 2 NUMA nodes/);
+});
+
+test('test boots have two NUMA nodes, with the memory and vCPUs asked for', () => {
+  const { args } = testQemuArgs(archSpec('x86_64'), {
+    image: '/k', initrd: '/i', kvm: false, cpu: { model: 'max', label: 'max' }, testTimeout: 900, size: { memory: '3G', smp: 2 },
+  });
+  assert.equal(TEST_NUMA_NODES, 2);
+  assert.equal(args[args.indexOf('-m') + 1], '3G');
+  assert.equal(args[args.indexOf('-smp') + 1], '2,sockets=2,cores=1,threads=1');
+  assert.deepEqual(args.filter((a) => a.startsWith('node,')), ['node,nodeid=0,cpus=0-0,memdev=ram0', 'node,nodeid=1,cpus=1-1,memdev=ram1']);
+  assert.ok(args.includes('memory-backend-ram,id=ram1,size=1536M'));
 });

@@ -73,19 +73,24 @@ FIXTURE(failinject) {
 
 FIXTURE_VARIANT(failinject) {
 	bool slab, page;
-	int percent;
+	/*
+	 * Failure probability of each; a layout change allocates few pages
+	 * in the calling thread (the page tables of a view fill lazily), so
+	 * page allocation failures need the higher one to be sure to occur.
+	 */
+	int slab_percent, page_percent;
 };
 
 FIXTURE_VARIANT_ADD(failinject, failslab) {
-	.slab = true, .percent = 20,
+	.slab = true, .slab_percent = 20,
 };
 
 FIXTURE_VARIANT_ADD(failinject, fail_page_alloc) {
-	.page = true, .percent = 30,
+	.page = true, .page_percent = 30,
 };
 
 FIXTURE_VARIANT_ADD(failinject, both) {
-	.slab = true, .page = true, .percent = 10,
+	.slab = true, .page = true, .slab_percent = 10, .page_percent = 30,
 };
 
 /*
@@ -186,9 +191,9 @@ static void fi_fixture_setup(struct __test_metadata *_metadata,
 	}
 	ASSERT_EQ(0, mvt_workers_to_views(self->w, self->view, NW));
 	if (variant->slab)
-		ASSERT_EQ(0, fi_setup(FAILSLAB, variant->percent, false));
+		ASSERT_EQ(0, fi_setup(FAILSLAB, variant->slab_percent, false));
 	if (variant->page)
-		ASSERT_EQ(0, fi_setup(FAILPAGE, variant->percent, true));
+		ASSERT_EQ(0, fi_setup(FAILPAGE, variant->page_percent, true));
 }
 
 FIXTURE_SETUP(failinject)

@@ -65,6 +65,9 @@ export function runQemuArgs(arch: ArchSpec, b: RunBoot): string[] {
   });
 }
 
+/** NUMA nodes of a test guest: the test kernels have CONFIG_NUMA. */
+export const TEST_NUMA_NODES = 2;
+
 export interface TestBoot {
   image: string;
   initrd: string;
@@ -87,6 +90,8 @@ export function testQemuArgs(arch: ArchSpec, b: TestBoot): { args: string[]; env
     mode: 'test',
     interactive: false,
     testTimeout: b.testTimeout,
+    // mbind(), move_pages() and NUMA balancing in views (mmview_numa_test).
+    numaNodes: TEST_NUMA_NODES,
     ...b.size,
   });
   return { args, env };

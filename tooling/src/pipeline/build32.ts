@@ -21,8 +21,11 @@ import type { Context } from './context.ts';
 export const BUILD32_NAME = 'i386';
 const KERNEL_ARCH = 'i386';
 const FRAGMENTS = ['base.config', 'i386.config', 'test.config'] as const;
-/** Options of the shared fragments that i386 cannot have (64-bit only, KASAN is x86_64 only). */
-const UNAVAILABLE = /^CONFIG_(64BIT|MMVIEW|KASAN\w*)$/;
+/**
+ * Options of the shared fragments that i386 cannot have: 64-bit only (KASAN is
+ * x86_64 only; NUMA needs BIGSMP and device memory needs PTE_DEVMAP there).
+ */
+const UNAVAILABLE = /^CONFIG_(64BIT|MMVIEW|KASAN\w*|NUMA|NUMA_BALANCING|MEMORY_HOTPLUG|MEMORY_HOTREMOVE|ZONE_DEVICE|DEVICE_PRIVATE|TEST_HMM)$/;
 
 export interface Build32Result {
   row: Row;

@@ -20,6 +20,8 @@ export interface QemuRequest {
   consoleLog?: string;
   /** Per-program timeout in test and bench mode, seconds. */
   testTimeout?: number;
+  /** NUMA nodes of the guest (memory split evenly, vCPUs in order); 1 or unset: none. */
+  numaNodes?: number;
   /** Terminal size for the interactive guest shell. */
   rows?: number;
   cols?: number;
@@ -47,8 +49,43 @@ function optValue(v: string): string {
   return v.replace(/,/g, ',,');
 }
 
+/** A QEMU memory size ("2G", "1536M", "2048") in MiB; throws on anything else (pure). */
+export function memoryMiB(size: string): number {
+  const m = /^(\d+)([MG]?)$/i.exec(size.trim());
+  if (!m) throw new Error(`guest memory ${size}: not a size such as 2G or 1536M`);
+  const n = Number(m[1]) * (m[2]?.toUpperCase() === 'G' ? 1024 : 1);
+  if (n <= 0) throw new Error(`guest memory ${size}: must be more than zero`);
+  return n;
+}
+
+/**
+ * The -smp value and the -object/-numa arguments for @nodes NUMA nodes: the
+ * memory in equal parts (the last node takes the rest). The vCPUs go in
+ * equal blocks, one socket per node, so that no cache is shared across
+ * nodes (x86 warns at boot about an LLC that spans nodes); a vCPU count
+ * the nodes do not divide stays on node 0 and the other nodes are memory
+ * only (pure).
+ */
+export function numaArgs(memory: string, smp: number, nodes: number): { smp: string; args: string[] } {
+  if (nodes <= 1) return { smp: String(smp), args: [] };
+  const total = memoryMiB(memory);
+  if (total < nodes * 64) throw new Error(`guest memory ${memory}: too little for ${nodes} NUMA nodes (64M each at least)`);
+  const part = Math.floor(total / nodes);
+  const split = smp % nodes === 0;
+  const perNode = split ? smp / nodes : smp;
+  const args: string[] = [];
+  for (let n = 0; n < nodes; n++) {
+    const size = n === nodes - 1 ? total - part * (nodes - 1) : part;
+    const first = n * perNode;
+    const cpus = first < smp ? `,cpus=${first}-${first + perNode - 1}` : '';
+    args.push('-object', `memory-backend-ram,id=ram${n},size=${size}M`, '-numa', `node,nodeid=${n}${cpus},memdev=ram${n}`);
+  }
+  return { smp: split ? `${smp},sockets=${nodes},cores=${perNode},threads=1` : String(smp), args };
+}
+
 /** QEMU arguments (pure). */
 export function qemuArgs(req: QemuRequest): string[] {
+  const numa = numaArgs(req.memory ?? '2G', req.smp ?? 4, req.numaNodes ?? 1);
   const args = [
     '-nodefaults',
     '-no-user-config',
@@ -58,7 +95,8 @@ export function qemuArgs(req: QemuRequest): string[] {
     '-m',
     req.memory ?? '2G',
     '-smp',
-    String(req.smp ?? 4),
+    numa.smp,
+    ...numa.args,
     ...req.arch.machineArgs,
     ...(req.kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-accel', req.arch.tcgAccel, '-cpu', req.cpu ?? 'max']),
     '-kernel',
