@@ -203,6 +203,18 @@ static long move_to_node(struct job *j)
 			     MPOL_MF_MOVE) ? -errno : 0;
 }
 
+/* Map the region's last page in the view, then move it by an unaligned address. */
+static long move_last_page_unaligned(struct job *j)
+{
+	char *last = j->p + j->len - j->ps;
+	void *page = last + 1;
+	int node = j->node;
+
+	(void)*(volatile long *)last;
+	return move_pages_of(1, &page, &node, j->status, MPOL_MF_MOVE) ?
+	       -errno : 0;
+}
+
 FIXTURE(numa) {
 	size_t ps;
 	char *map;	/* with a PROT_NONE guard page on each side */
@@ -388,6 +400,29 @@ TEST_F(numa, move_pages_from_a_view_sees_and_moves_the_base_s_pages)
 		       j->status[bad]);
 	ASSERT_EQ(PAGES, pages_on(j, 1, &other));
 	ASSERT_TRUE(contents_intact(j, 0x300));
+}
+
+/*
+ * move_pages() takes any address in a page: the copies the view drops
+ * first are whole pages, also for the last page of a mapping (a zap of a
+ * range that ends inside a page would run past the mapping's end).
+ */
+TEST_F(numa, move_pages_from_a_view_by_an_unaligned_address_in_the_last_page)
+{
+	struct job *j = &self->job;
+	void *last = j->p + j->len - j->ps;
+	int status = -1;
+
+	fill(j, 0x380);
+	j->view = mmview_create();
+	ASSERT_LT(0, j->view);
+	j->node = 1;
+	j->fn = move_last_page_unaligned;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ(1, j->status[0]);
+	ASSERT_EQ(0, move_pages_of(1, &last, NULL, &status, 0));
+	ASSERT_EQ(1, status);
+	ASSERT_TRUE(contents_intact(j, 0x380));
 }
 
 TEST_F(numa, mbind_move_from_a_view_migrates_what_only_the_base_maps)
