@@ -46,35 +46,24 @@ struct job {
 	char *p;
 	size_t ps, len;
 	long (*fn)(struct job *j);
-	long view, ret, came_from;
+	long view;
 	long page;		/* the page a step touches */
 	long value;
 	long rss_kb[2];		/* the view's Rss of the region: before, after */
 	long pte_kb[2];		/* the view's VmPTE: before, after */
 };
 
-static void *job_thread(void *arg)
+/* j->fn(j) on a new thread in j->view: its return value, -1000 on failure. */
+static long job_call(void *arg)
 {
 	struct job *j = arg;
 
-	j->came_from = mmview_migrate(j->view);
-	if (j->came_from < 0)
-		return NULL;
-	j->ret = j->fn(j);
-	mmview_migrate(0);
-	return NULL;
+	return j->fn(j);
 }
 
-/* j->fn(j) on a new thread in j->view: its return value, -1000 on failure. */
 static long run_in_view(struct job *j)
 {
-	pthread_t th;
-
-	j->ret = -1000;
-	if (pthread_create(&th, NULL, job_thread, j))
-		return -1000;
-	pthread_join(th, NULL);
-	return j->came_from < 0 ? -1000 : j->ret;
+	return mvt_run_in_view(j->view, job_call, j);
 }
 
 static long rss_kb(struct job *j)

@@ -114,35 +114,24 @@ struct job {
 	char *p;
 	size_t ps, len;
 	long (*fn)(struct job *j);
-	long view, ret, came_from;
+	long view;
 	int node;		/* the node a step asks for */
 	long seconds;		/* how long a step may run */
 	int status[PAGES];
 	void *pages[PAGES];
 };
 
-static void *job_thread(void *arg)
+/* j->fn(j) on a new thread in j->view: its return value, -1000 on failure. */
+static long job_call(void *arg)
 {
 	struct job *j = arg;
 
-	j->came_from = mmview_migrate(j->view);
-	if (j->came_from < 0)
-		return NULL;
-	j->ret = j->fn(j);
-	mmview_migrate(0);
-	return NULL;
+	return j->fn(j);
 }
 
-/* j->fn(j) on a new thread in j->view: its return value, -1000 on failure. */
 static long run_in_view(struct job *j)
 {
-	pthread_t th;
-
-	j->ret = -1000;
-	if (pthread_create(&th, NULL, job_thread, j))
-		return -1000;
-	pthread_join(th, NULL);
-	return j->came_from < 0 ? -1000 : j->ret;
+	return mvt_run_in_view(j->view, job_call, j);
 }
 
 static long bind_to_node(struct job *j)

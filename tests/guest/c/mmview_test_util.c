@@ -70,6 +70,35 @@ pid_t mvt_gettid(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
+struct mvt_view_call {
+	long view, ret;
+	long (*fn)(void *arg);
+	void *arg;
+};
+
+static void *mvt_view_call_thread(void *p)
+{
+	struct mvt_view_call *c = p;
+
+	if (mmview_migrate(c->view) < 0)
+		return NULL;
+	c->ret = c->fn(c->arg);
+	mmview_migrate(0);
+	return NULL;
+}
+
+long mvt_run_in_view(long view, long (*fn)(void *arg), void *arg)
+{
+	struct mvt_view_call c = { .view = view, .ret = -1000, .fn = fn,
+				   .arg = arg };
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, mvt_view_call_thread, &c))
+		return -1000;
+	pthread_join(th, NULL);
+	return c.ret;
+}
+
 /* ---------------------------------------------------------------- /proc */
 
 static int read_all_fd(int fd, char *buf, size_t size)

@@ -43,6 +43,12 @@ void *mvt_map_populated(size_t len);
 /* Write `bytes` of stack below the caller so those pages are present. */
 void mvt_prefault_stack(size_t bytes);
 pid_t mvt_gettid(void);
+/*
+ * fn(arg) on a new thread that migrates to @view first and back to the base
+ * before it ends: fn's return value; -1000 if the thread could not start or
+ * migrate.
+ */
+long mvt_run_in_view(long view, long (*fn)(void *arg), void *arg);
 
 /* ---- /proc ---- */
 /* MMView: id of a thread of this process; -1 if the line is missing,
