@@ -164,3 +164,20 @@ test('writeInitramfs names a missing host file before running gen_init_cpio', as
   });
   assert.equal(existsSync(join(dir, 'out.cpio.gz.list')), false);
 });
+
+test("/init's test mode runs the parts mmview.parts names, all by default", () => {
+  const init = renderInit();
+  const fn = initFunction(init, 'has_part');
+  const defaults = /^mode=shell .* parts=(\S+)$/m.exec(init)?.[1];
+  assert.equal(defaults, 'tests,mm,bench,soak');
+  const script = `${fn}
+for parts in ${defaults} tests mm,bench ''; do
+  out=
+  for p in tests mm bench soak tes; do has_part $p && out="$out $p"; done
+  echo "[$parts]$out"
+done`;
+  const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
+  assert.deepEqual(out.trim().split('\n'), ['[tests,mm,bench,soak] tests mm bench soak', '[tests] tests', '[mm,bench] mm bench', '[]']);
+  assert.match(init, /mmview\.parts=\*\) parts="\$\{arg#\*=\}" ;;/);
+  assert.match(init, /has_part mm && run_mm_selftests/);
+});

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelCmdline, memoryMiB, numaArgs, qemuArgs } from '../src/vm/qemu.ts';
-import { testQemuArgs, TEST_NUMA_NODES } from '../src/pipeline/boots.ts';
+import { testBootParts, testQemuArgs, TEST_NUMA_NODES } from '../src/pipeline/boots.ts';
+import { guestForParts, type GuestImage } from '../src/pipeline/guest.ts';
 import { archSpec } from '../src/arch.ts';
 
 const base = { arch: archSpec('x86_64'), kernel: '/k/bzImage', initrd: '/i.cpio.gz', interactive: false } as const;
@@ -70,11 +71,36 @@ test('NUMA nodes split memory and vCPUs, one socket per node; one node adds noth
 
 test('test boots have two NUMA nodes, with the memory and vCPUs asked for', () => {
   const { args } = testQemuArgs(archSpec('x86_64'), {
-    image: '/k', initrd: '/i', kvm: false, cpu: { model: 'max', label: 'max' }, testTimeout: 900, size: { memory: '3G', smp: 2 },
+    image: '/k', initrd: '/i', kvm: false, cpu: { model: 'max', label: 'max' }, testTimeout: 900, parts: ['tests', 'mm', 'bench', 'soak'], size: { memory: '3G', smp: 2 },
   });
   assert.equal(TEST_NUMA_NODES, 2);
   assert.equal(args[args.indexOf('-m') + 1], '3G');
   assert.equal(args[args.indexOf('-smp') + 1], '2,sockets=2,cores=1,threads=1');
   assert.deepEqual(args.filter((a) => a.startsWith('node,')), ['node,nodeid=0,cpus=0-0,memdev=ram0', 'node,nodeid=1,cpus=1-1,memdev=ram1']);
   assert.ok(args.includes('memory-backend-ram,id=ram1,size=1536M'));
+});
+
+test('of several CPU models, the last runs every part and the others the test programs only', () => {
+  assert.deepEqual(testBootParts(1, 0), ['tests', 'mm', 'bench', 'soak']);
+  assert.deepEqual([0, 1].map((i) => testBootParts(2, i)), [['tests'], ['tests', 'mm', 'bench', 'soak']]);
+  const cmdline = (parts: Parameters<typeof testQemuArgs>[1]['parts']): string => {
+    const { args } = testQemuArgs(archSpec('arm64'), {
+      image: '/k', initrd: '/i', kvm: false, cpu: { model: 'cortex-a57', label: 'cortex-a57' }, testTimeout: 900, parts, size: {},
+    });
+    return args[args.indexOf('-append') + 1] ?? '';
+  };
+  assert.match(cmdline(['tests']), / mmview\.parts=tests( |$)/);
+  assert.doesNotMatch(cmdline(['tests', 'mm', 'bench', 'soak']), /mmview\.parts=/);
+  // What the host expects to see run follows the parts, so a left-out part is not "did not run".
+  const image: GuestImage = {
+    initrd: '/i',
+    tests: [{ name: 't', path: '/t' }],
+    benches: [{ name: 'b', path: '/b' }],
+    mmSelftests: ['cow'],
+    userland: {} as GuestImage['userland'],
+    extraRuns: ['soak/trinity'],
+  };
+  const onlyTests = guestForParts(image, ['tests']);
+  assert.deepEqual([onlyTests.tests.length, onlyTests.benches.length, onlyTests.mmSelftests.length, onlyTests.extraRuns?.length], [1, 0, 0, 0]);
+  assert.deepEqual(guestForParts(image, testBootParts(1, 0)), image);
 });

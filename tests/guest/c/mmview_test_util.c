@@ -208,6 +208,23 @@ long mvt_meminfo_kb(const char *key)
 	return -1;
 }
 
+/* Pages on the per-cpu free lists of every zone (KiB), or -1. */
+static long pcp_free_kb(void)
+{
+	static char buf[1 << 17];
+	const char *p;
+	long pages = 0, n;
+
+	if (mvt_read_file("/proc/zoneinfo", buf, sizeof(buf)) <= 0)
+		return -1;
+	for (p = strstr(buf, "count:"); p; p = strstr(p + 1, "count:")) {
+		if (sscanf(p, "count: %ld", &n) != 1)
+			return -1;
+		pages += n;
+	}
+	return pages * (sysconf(_SC_PAGESIZE) >> 10);
+}
+
 int mvt_mem_read(struct mvt_mem *m)
 {
 	long sr, su;
@@ -219,8 +236,9 @@ int mvt_mem_read(struct mvt_mem *m)
 	sr = mvt_meminfo_kb("SReclaimable");
 	su = mvt_meminfo_kb("SUnreclaim");
 	m->slab_kb = sr < 0 || su < 0 ? -1 : sr + su;
+	m->pcp_kb = pcp_free_kb();
 	if (m->free_kb < 0 || m->avail_kb < 0 || m->anon_kb < 0 ||
-	    m->pagetables_kb < 0 || m->slab_kb < 0)
+	    m->pagetables_kb < 0 || m->slab_kb < 0 || m->pcp_kb < 0)
 		return -1;
 	return 0;
 }

@@ -80,9 +80,13 @@ ssize_t mvt_read_file(const char *path, char *buf, size_t size);
 int mvt_write_file(const char *path, const char *s);
 /* A few /proc/meminfo counters (KiB) for "was it freed" checks. AnonPages
  * counts mapped anonymous pages of every view and is not disturbed by
- * per-cpu free lists or page cache; MemFree is the coarse cross-check. */
+ * per-cpu free lists or page cache; MemFree is the cross-check. MemFree
+ * leaves out the pages on the per-cpu free lists (pcp_kb, from the
+ * "count:" lines of /proc/zoneinfo): with auto-tuned pcp high marks one
+ * CPU's list can hold most of what an exit just freed, so "was it freed"
+ * compares free_kb + pcp_kb. */
 struct mvt_mem {
-	long free_kb, avail_kb, anon_kb, slab_kb, pagetables_kb;
+	long free_kb, avail_kb, anon_kb, slab_kb, pagetables_kb, pcp_kb;
 };
 int mvt_mem_read(struct mvt_mem *m);
 /* Before "was it freed" measurements: sync and drop caches; with

@@ -1,6 +1,7 @@
 /** The guest's /init and the quoting of the `run` command line. */
 import { MM_GUEST_DIR, MM_PREFIX, MM_RUNNER } from '../mmselftests/programs.ts';
 import { SOAK_PREFIX, SOAK_RUNNER } from '../soak/config.ts';
+import { ALL_TEST_PARTS } from '../vm/qemu.ts';
 
 const SAFE = /^[A-Za-z0-9_\/.,:=+@%^-]+$/;
 
@@ -20,9 +21,11 @@ export const BENCH_SMOKE_ARGS: readonly string[] = ['--tiny'];
  *   mmview.mode=test|bench|soak|run|shell  mmview.interactive=0|1  mmview.test_timeout=<s>
  *   mmview.rows=<n> mmview.cols=<n>  (terminal size for the interactive shell)
  *   mmview.env=NAME=VALUE  (exported to the programs; repeatable)
- * test: every /tests program, then each kernel mm selftest of /mm-selftests
- * (the runner runs it normally and inside views; marker name mm/<program>),
- * then every /bench program with --tiny (its output is checked by the host),
+ *   mmview.parts=tests,mm,bench,soak  (test mode: which parts run; default all)
+ * test: every /tests program (part "tests"), then each kernel mm selftest of
+ * /mm-selftests (part "mm": the runner runs it normally and inside views;
+ * marker name mm/<program>), then every /bench program with --tiny (part
+ * "bench": its output is checked by the host), then the soak (part "soak"),
  * then kmemleak. bench: every /bench program
  * with the arguments in /etc/mmview/bench-args.
  * Markers on the console (parsed by the host):
@@ -47,7 +50,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=vt102 PS1='mmview:\\w#
   hostname mmview
 } 2>/dev/null
 
-mode=shell interactive=0 test_timeout=900 rows= cols=
+mode=shell interactive=0 test_timeout=900 rows= cols= parts=${ALL_TEST_PARTS.join(',')}
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     mmview.mode=*) mode="\${arg#*=}" ;;
@@ -55,6 +58,7 @@ for arg in $(cat /proc/cmdline); do
     mmview.test_timeout=*) test_timeout="\${arg#*=}" ;;
     mmview.rows=*) rows="\${arg#*=}" ;;
     mmview.cols=*) cols="\${arg#*=}" ;;
+    mmview.parts=*) parts="\${arg#*=}" ;;
     mmview.env=*) export "\${arg#mmview.env=}" ;;
   esac
 done
@@ -99,15 +103,23 @@ run_soak() {
   done
 }
 
+# has_part <part>: whether mmview.parts names it
+has_part() {
+  case ",$parts," in *",$1,"*) return 0 ;; esac
+  return 1
+}
+
 run_tests() {
   [ -e $kmemleak ] && echo clear > $kmemleak
-  for t in $(ls /tests 2>/dev/null); do
-    [ -f "/tests/$t" ] && [ -x "/tests/$t" ] || continue
-    run_program "$t" "/tests/$t"
-  done
-  run_mm_selftests
-  run_benches ${BENCH_SMOKE_ARGS.join(' ')}
-  run_soak
+  if has_part tests; then
+    for t in $(ls /tests 2>/dev/null); do
+      [ -f "/tests/$t" ] && [ -x "/tests/$t" ] || continue
+      run_program "$t" "/tests/$t"
+    done
+  fi
+  has_part mm && run_mm_selftests
+  has_part bench && run_benches ${BENCH_SMOKE_ARGS.join(' ')}
+  has_part soak && run_soak
   if [ -e $kmemleak ]; then
     echo scan > $kmemleak
     sleep 5

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { ArchSpec, TcgCpu } from '../arch.ts';
 import { shellQuote } from '../image/init.ts';
 import { UserError } from '../util/errors.ts';
-import { qemuArgs, type GuestMode } from '../vm/qemu.ts';
+import { ALL_TEST_PARTS, qemuArgs, type GuestMode, type TestPart } from '../vm/qemu.ts';
 import type { Context } from './context.ts';
 
 /** --smp and --memory of run and test (undefined: qemuArgs' defaults). */
@@ -28,6 +28,19 @@ export function testCpus(arch: ArchSpec, kvm: boolean, label: string | undefined
   const cpus = kvm ? all.slice(-1) : label !== undefined ? all.filter((c) => c.label === label) : [...all];
   if (cpus.length === 0) throw new UserError(`--cpu ${label ?? ''}: ${arch.name} boots ${all.map((c) => c.label).join(' or ')}`);
   return cpus;
+}
+
+/**
+ * What each boot of `test` runs, given how many CPU models it boots (pure):
+ * the last model everything, each model before it the test programs only.
+ * mmview's own tests are what a CPU model's page-table features change
+ * (arm64 with and without hardware access and dirty flags), so every model
+ * runs them. The kernel's mm selftests, the benchmark smoke run and the soak
+ * run once per arch, on the model with every feature: under TCG a second
+ * arm64 run of them costs about ten minutes of CI.
+ */
+export function testBootParts(models: number, index: number): readonly TestPart[] {
+  return index === models - 1 ? ALL_TEST_PARTS : ['tests'];
 }
 
 /** The kernel image a boot uses: --kernel, or the one the build writes. */
@@ -74,6 +87,7 @@ export interface TestBoot {
   kvm: boolean;
   cpu: TcgCpu;
   testTimeout: number;
+  parts: readonly TestPart[];
   size: VmSize;
 }
 
@@ -90,6 +104,7 @@ export function testQemuArgs(arch: ArchSpec, b: TestBoot): { args: string[]; env
     mode: 'test',
     interactive: false,
     testTimeout: b.testTimeout,
+    testParts: b.parts,
     // mbind(), move_pages() and NUMA balancing in views (mmview_numa_test).
     numaNodes: TEST_NUMA_NODES,
     ...b.size,

@@ -19,6 +19,7 @@ import { exportPatches } from '../tree/export.ts';
 import { readSeriesPatches } from '../tree/state.ts';
 import { resetLog } from '../build/logs.ts';
 import { runConsole, runInteractive } from '../vm/console.ts';
+import type { TestPart } from '../vm/qemu.ts';
 import { tailFile } from '../util/exec.ts';
 import { UserError, errorLine } from '../util/errors.ts';
 import { StageTimer, displayPath, formatDuration, info, warn } from '../util/log.ts';
@@ -26,11 +27,11 @@ import { hostArch, type ArchName, type TcgCpu, type TestArch } from '../arch.ts'
 import { ensurePrerequisites } from '../host/prerequisites.ts';
 import { checkBuild32 } from './build32.ts';
 import { bootLine, chooseAccel, type Accel } from './accel.ts';
-import { runQemuArgs, testCpus, testQemuArgs, type VmSize } from './boots.ts';
+import { runQemuArgs, testBootParts, testCpus, testQemuArgs, type VmSize } from './boots.ts';
 import { dryRunRun, dryRunTest, renderDryRun } from './dryrun.ts';
 import { testPlan, testPrerequisites } from './plan.ts';
 import { logSuffix, makeContext, type BuildOptions, type Context } from './context.ts';
-import { prepareGuest, type GuestImage } from './guest.ts';
+import { guestForParts, prepareGuest, type GuestImage } from './guest.ts';
 import { ensureHostPackages, ensureSource, ensureTree, prepareKernel, type KernelArtifacts } from './kernel.ts';
 import { runUnitCaptured, runUnitInteractive } from './unit.ts';
 import { isSoakRunName } from '../soak/config.ts';
@@ -175,14 +176,16 @@ async function bootAndTest(
   ctx: Context,
   opts: TestOptions,
   kernel: KernelArtifacts,
-  guest: GuestImage,
+  image: GuestImage,
   kvm: Accel,
   cpu: TcgCpu,
+  parts: readonly TestPart[],
   label: string,
   allowlist: readonly Allowance[],
   skipList: readonly SkipAllowance[],
 ): Promise<Summary> {
   const arch = ctx.target.arch;
+  const guest = guestForParts(image, parts);
   const multiCpu = !kvm.usable && arch.tcgCpus.length > 1;
   const consoleLog = logFile(ctx.paths, `console-test${logSuffix(arch.name)}${multiCpu ? `-${cpu.label}` : ''}`);
   const { args, env } = testQemuArgs(arch, {
@@ -191,6 +194,7 @@ async function bootAndTest(
     kvm: kvm.usable,
     cpu,
     testTimeout: opts.testTimeout,
+    parts,
     size: { smp: opts.smp, memory: opts.memory },
   });
   const mmNote = guest.mmSelftests.length > 0 ? `, ${guest.mmSelftests.length} kernel mm selftest(s) normally and inside views` : '';
@@ -274,8 +278,10 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
     const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
     const multi = !kvm.usable && ctx.target.arch.tcgCpus.length > 1;
     const out: Summary[] = [];
-    for (const cpu of testCpus(ctx.target.arch, kvm.usable, opts.cpu)) {
-      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, multi ? `${arch}/${cpu.label}` : arch, allowlist, skipList));
+    const cpus = testCpus(ctx.target.arch, kvm.usable, opts.cpu);
+    for (const [i, cpu] of cpus.entries()) {
+      const label = multi ? `${arch}/${cpu.label}` : arch;
+      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, testBootParts(cpus.length, i), label, allowlist, skipList));
     }
     return out;
   } catch (e) {

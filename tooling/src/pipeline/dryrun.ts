@@ -9,7 +9,7 @@ import { targetName } from '../arch.ts';
 import { displayPath } from '../util/log.ts';
 import type { GuestMode } from '../vm/qemu.ts';
 import { chooseAccel } from './accel.ts';
-import { commandLine, initrdPath, kernelImagePath, runQemuArgs, testCpus, testQemuArgs, type VmSize } from './boots.ts';
+import { commandLine, initrdPath, kernelImagePath, runQemuArgs, testBootParts, testCpus, testQemuArgs, type VmSize } from './boots.ts';
 import { makeContext, type BuildOptions, type Context } from './context.ts';
 import type { TestPlan } from './plan.ts';
 
@@ -65,13 +65,15 @@ export async function dryRunTest(opts: TestDryOptions, plan: TestPlan): Promise<
   for (const arch of plan.arches) {
     const ctx = makeContext({ ...opts, arch });
     const f = await bootFiles(ctx, opts.kernel, 'test');
-    for (const cpu of testCpus(ctx.target.arch, f.kvm, opts.cpu)) {
+    const cpus = testCpus(ctx.target.arch, f.kvm, opts.cpu);
+    for (const [i, cpu] of cpus.entries()) {
       const { args } = testQemuArgs(ctx.target.arch, {
         image: f.image,
         initrd: f.initrd,
         kvm: f.kvm,
         cpu,
         testTimeout: opts.testTimeout,
+        parts: testBootParts(cpus.length, i),
         size: { smp: opts.smp, memory: opts.memory },
       });
       const label = !f.kvm && ctx.target.arch.tcgCpus.length > 1 ? `${targetName(ctx.target)}/${cpu.label}` : targetName(ctx.target);

@@ -10,7 +10,7 @@ import { logFile } from '../paths.ts';
 import { UserError } from '../util/errors.ts';
 import { displayPath, info, warn } from '../util/log.ts';
 import { builtMmPrograms, mmRunName, type MmProgram } from '../mmselftests/programs.ts';
-import type { GuestMode } from '../vm/qemu.ts';
+import type { GuestMode, TestPart } from '../vm/qemu.ts';
 import { logSuffix, type Context } from './context.ts';
 import type { KernelArtifacts } from './kernel.ts';
 import { initrdPath } from './boots.ts';
@@ -40,6 +40,17 @@ export interface GuestImage {
   userland: Userland;
   /** Marker names of the further runs of GuestRequest.extraRuns. */
   extraRuns?: string[];
+}
+
+/** The programs of the image that a boot running these parts runs (pure). */
+export function guestForParts(image: GuestImage, parts: readonly TestPart[]): GuestImage {
+  return {
+    ...image,
+    tests: parts.includes('tests') ? image.tests : [],
+    mmSelftests: parts.includes('mm') ? image.mmSelftests : [],
+    benches: parts.includes('bench') ? image.benches : [],
+    extraRuns: parts.includes('soak') ? image.extraRuns : [],
+  };
 }
 
 /** Pick the test programs to run (pure). */

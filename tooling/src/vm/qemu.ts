@@ -2,6 +2,10 @@ import type { ArchSpec } from '../arch.ts';
 
 export type GuestMode = 'test' | 'bench' | 'soak' | 'run' | 'shell';
 
+/** The parts of a test boot: test programs, the kernel's mm selftests, the benchmark smoke run, the soak. */
+export type TestPart = 'tests' | 'mm' | 'bench' | 'soak';
+export const ALL_TEST_PARTS: readonly TestPart[] = ['tests', 'mm', 'bench', 'soak'];
+
 export interface QemuRequest {
   arch: ArchSpec;
   kernel: string;
@@ -20,6 +24,8 @@ export interface QemuRequest {
   consoleLog?: string;
   /** Per-program timeout in test and bench mode, seconds. */
   testTimeout?: number;
+  /** Test mode: the parts this boot runs (unset: all; mmview.parts=). */
+  testParts?: readonly TestPart[];
   /** NUMA nodes of the guest (memory split evenly, vCPUs in order); 1 or unset: none. */
   numaNodes?: number;
   /** Terminal size for the interactive guest shell. */
@@ -31,6 +37,9 @@ export interface QemuRequest {
 export function kernelCmdline(req: QemuRequest): string {
   const parts = [`console=${req.arch.console}`, ...req.arch.kernelArgs, 'panic=-1', `mmview.mode=${req.mode}`];
   if ((req.mode === 'test' || req.mode === 'bench' || req.mode === 'soak') && req.testTimeout) parts.push(`mmview.test_timeout=${req.testTimeout}`);
+  if (req.mode === 'test' && req.testParts !== undefined && ALL_TEST_PARTS.some((p) => !req.testParts?.includes(p))) {
+    parts.push(`mmview.parts=${req.testParts.join(',')}`);
+  }
   for (const [name, value] of Object.entries(req.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !/^[A-Za-z0-9_.,:+-]*$/.test(value)) {
       throw new Error(`guest environment ${name}=${value}: not a plain name and value`);
