@@ -139,6 +139,46 @@ TEST_F_TIMEOUT(hugetlb, existing_page_is_shared_with_a_new_view, 120)
 }
 
 /*
+ * After mprotect() to read-only and back, the base maps a huge page
+ * read-only while the views map it too. A store, from the base or from a
+ * view (which faults in the base), must reuse the page: it is still the
+ * process's alone (PageAnonExclusive), however many views map it. Before,
+ * hugetlb_wp() counted the views' mappings as other sharers: a kernel BUG
+ * under DEBUG_VM (the kernel's cow selftest inside views hit it), and
+ * without DEBUG_VM a copy for the base, from a page the process may not
+ * have in its pool.
+ */
+TEST_F_TIMEOUT(hugetlb, store_after_mprotect_reuses_the_page_views_map, 120)
+{
+	int64_t pfn;
+	char *p;
+
+	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0x4141;
+	pfn = mvt_pfn(mvt_gettid(), p);
+	ASSERT_LT(0, pfn);
+
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
+	expect_everywhere(_metadata, self, p, 0x4141);
+	*(volatile long *)p = 0x4242;
+	expect_everywhere(_metadata, self, p, 0x4242);
+	ASSERT_EQ(pfn, mvt_pfn(mvt_gettid(), p)) TH_LOG("the base copied");
+
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
+	expect_everywhere(_metadata, self, p, 0x4242);
+	WOK(WCH(1), MVT_STORE, (long)p, 0x4343);
+	expect_everywhere(_metadata, self, p, 0x4343);
+	ASSERT_EQ(pfn, mvt_pfn(mvt_gettid(), p)) TH_LOG("the base copied");
+
+	ASSERT_EQ(self->free0 - 1, huge_free());
+	ASSERT_EQ(0, munmap(p, HPAGE));
+	ASSERT_EQ(self->free0, huge_free());
+}
+
+/*
  * Pages reserved by an mmap() from view 1 serve faults from every view, even
  * when no page outside the reservation is left; a further mapping fails as
  * it would without views.
