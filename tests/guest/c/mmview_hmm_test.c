@@ -10,10 +10,8 @@
  * or the device keeps reading a page the process no longer has.
  *
  * Migrating memory to the device from a view (migrate_vma_setup() on the
- * view's VMA) still collects the view's cache, not the base's pages: a
- * documented limitation (Documentation/mm/mmview.rst), not tested here;
- * hmm-tests' migrate case shows it inside views (run by hand, see
- * tests/guest/mm-selftests/programs.txt).
+ * view's VMA) must move the pages the process has, the base's, also where
+ * the view maps nothing yet, and the CPU must get them back in every view.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -92,6 +90,21 @@ static int device_cmd(struct job *j, unsigned long request)
 static int device_read(struct job *j)
 {
 	return device_cmd(j, HMM_DMIRROR_READ);
+}
+
+static int device_migrate(struct job *j)
+{
+	return device_cmd(j, HMM_DMIRROR_MIGRATE_TO_DEV);
+}
+
+/* The view reads every page of the job's range back (CPU faults). */
+static int cpu_read(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->npages * j->ps; i++)
+		j->bounce[i] = ((volatile char *)j->addr)[i];
+	return 0;
 }
 
 
@@ -192,6 +205,93 @@ TEST_F(hmm, a_device_mirroring_a_view_hears_of_the_bases_copy_on_write)
 	ASSERT_EQ(-1, bad)
 		TH_LOG("page %d: the device still read %#x: it was not told",
 		       bad, j->bounce[bad * j->ps]);
+}
+
+/*
+ * The base writes memory after the view exists, so the view maps none of
+ * it: the migration must still move the base's pages, with their contents,
+ * and the CPU gets them back in the base and in the view.
+ */
+TEST_F(hmm, migrating_from_a_view_moves_the_pages_the_process_has)
+{
+	struct job *j = &self->job;
+	int bad;
+
+	ASSERT_EQ(0, madvise(j->p, PAGES * j->ps, MADV_DONTNEED));
+	memset(j->p, 'A', PAGES * j->ps);
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	bad = first_not(j, j->bounce, 'A');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the device got %#x", bad,
+				  j->bounce[bad * j->ps]);
+	/* The CPU gets the contents back, in the base and in the view. */
+	bad = first_not(j, j->p, 'A');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the base reads %#x", bad,
+				  j->p[bad * j->ps]);
+	j->fn = cpu_read;
+	ASSERT_EQ(0, run_in_view(j));
+	bad = first_not(j, j->bounce, 'A');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the view reads %#x", bad,
+				  j->bounce[bad * j->ps]);
+	/* The device mirror reads them back from system memory. */
+	j->fn = device_read;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ(-1, first_not(j, j->bounce, 'A'));
+}
+
+/*
+ * Migrated from the view, brought back by the view's CPU access first: the
+ * base then reads what the view reads, and a store in either shows in both.
+ */
+TEST_F(hmm, pages_migrated_from_a_view_come_back_to_every_view)
+{
+	struct job *j = &self->job;
+	int bad;
+
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	j->fn = cpu_read;
+	ASSERT_EQ(0, run_in_view(j));
+	bad = first_not(j, j->bounce, 'A');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the view reads %#x", bad,
+				  j->bounce[bad * j->ps]);
+	memset(j->p, 'D', PAGES * j->ps);
+	ASSERT_EQ(0, run_in_view(j));
+	bad = first_not(j, j->bounce, 'D');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the view reads %#x after the base's store",
+				  bad, j->bounce[bad * j->ps]);
+}
+
+/*
+ * Memory the process never touched: from a view, as without views, the
+ * device gets zeroed pages for it, and the process reads zeros afterwards
+ * in the base and in the view (no page inserted into the view alone).
+ */
+TEST_F(hmm, migrating_untouched_memory_from_a_view)
+{
+	struct job *j = &self->job;
+	char *fresh;
+	int bad;
+
+	fresh = mmap(NULL, PAGES * j->ps, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, fresh);
+	ASSERT_EQ(0, madvise(fresh, PAGES * j->ps, MADV_NOHUGEPAGE));
+	j->addr = fresh;
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	ASSERT_EQ(-1, first_not(j, j->bounce, 0));
+	/* A store in the base shows in the view: one page per address. */
+	memset(fresh, 'E', PAGES * j->ps);
+	j->fn = cpu_read;
+	ASSERT_EQ(0, run_in_view(j));
+	bad = first_not(j, j->bounce, 'E');
+	ASSERT_EQ(-1, bad) TH_LOG("page %d: the view reads %#x", bad,
+				  j->bounce[bad * j->ps]);
+	munmap(fresh, PAGES * j->ps);
 }
 
 TEST_HARNESS_MAIN
