@@ -14,17 +14,20 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mvt_harness.h"
+#include "../../../mm/gup_test.h"
 #include "mmview_test_util.h"
 
 #define NW	3	/* worker i runs in view i; worker 0 in base */
@@ -176,6 +179,62 @@ TEST_F_TIMEOUT(hugetlb, store_after_mprotect_reuses_the_page_views_map, 120)
 	ASSERT_EQ(self->free0 - 1, huge_free());
 	ASSERT_EQ(0, munmap(p, HPAGE));
 	ASSERT_EQ(self->free0, huge_free());
+}
+
+/*
+ * A long-term pin taken from a thread in a view (gup_test, as io_uring's
+ * fixed buffers or RDMA would) pins the process's page: a fork() from the
+ * base must then copy the page for the child instead of sharing it, so
+ * that the parent's next store reaches the pinned page. Before, the pin
+ * marked only the view's mm (MMF_HAS_PINNED), fork() shared the page, the
+ * store copied it for the parent, and the pin read the old contents.
+ */
+TEST_F_TIMEOUT(hugetlb, pin_from_a_view_survives_fork_of_the_base, 120)
+{
+	struct pin_longterm_test pin = { .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE };
+	int pipefd[2], fd, status;
+	long *pinned;	/* a page: the ioctl copies whole pages */
+	pid_t child;
+	__u64 buf;
+	char *p;
+
+	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no gup_test (CONFIG_GUP_TEST)");
+	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0x1234;
+	pin.addr = (uintptr_t)p;
+	pin.size = sysconf(_SC_PAGESIZE);
+	pinned = mvt_map_populated(pin.size);
+	ASSERT_NE(NULL, pinned);
+	buf = (uintptr_t)pinned;
+	ASSERT_EQ(0, WOK(WCH(1), MVT_SYSCALL, SYS_ioctl, fd,
+			 PIN_LONGTERM_TEST_START, (long)&pin))
+		TH_LOG("pin from view %ld", self->view[1]);
+
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		char c;
+
+		close(pipefd[1]);
+		_exit(read(pipefd[0], &c, 1) == 0 &&
+		      *(volatile long *)p == 0x1234 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	*(volatile long *)p = 0x5678;
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
+	close(pipefd[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	close(fd);
+	ASSERT_EQ(0x5678, pinned[0])
+		TH_LOG("the pinned page went to the child: it reads %#lx", pinned[0]);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child saw the parent's store");
+	ASSERT_EQ(0, munmap(p, HPAGE));
 }
 
 /*
