@@ -294,4 +294,45 @@ TEST_F(hmm, migrating_untouched_memory_from_a_view)
 	munmap(fresh, PAGES * j->ps);
 }
 
+/*
+ * As a program that runs in a view (hmm-tests inside views): the view maps
+ * the memory, writes it and migrates it, all from the view; a second view
+ * exists. Every page must move, with its contents.
+ */
+static int map_write_migrate(struct job *j)
+{
+	size_t i, len = PAGES * j->ps;
+	int ret;
+
+	j->addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j->addr == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < len / sizeof(int); i++)
+		((int *)j->addr)[i] = (int)i;
+	ret = device_migrate(j);
+	if (ret)
+		return ret;
+	for (i = 0; i < len / sizeof(int); i++)
+		if (((int *)j->bounce)[i] != (int)i)
+			return -1000 - (int)(i * sizeof(int) / j->ps);
+	for (i = 0; i < len / sizeof(int); i++)
+		if (((int *)j->addr)[i] != (int)i)
+			return -2000 - (int)(i * sizeof(int) / j->ps);
+	return munmap(j->addr, len);
+}
+
+TEST_F(hmm, a_view_migrates_memory_it_mapped_and_wrote)
+{
+	struct job *j = &self->job;
+	long other = mmview_create();
+
+	ASSERT_LT(0, other);
+	j->fn = map_write_migrate;
+	ASSERT_EQ(0, run_in_view(j))
+		TH_LOG("-2: not every page migrated; -10xx: the device got a wrong page xx; -20xx: the CPU reads a wrong page xx");
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	ASSERT_EQ(0, mmview_delete(other));
+}
+
 TEST_HARNESS_MAIN
