@@ -10,7 +10,7 @@ import { SOAK_TOOLS, defaultSettings, soakRunName, type SoakSettings, type SoakT
 import { prepareSoakFiles } from './image.ts';
 
 /** Seconds of stress-ng and of trinity in `test`. */
-export const TEST_SOAK_SECONDS = 120;
+export const TEST_SOAK_SECONDS = 60;
 /** Trinity's seed in `test` (issue 14). */
 export const TEST_SOAK_SEED = 14;
 /** The arches whose `test` includes the soak (arm64 runs under TCG only: too slow for CI). */
