@@ -84,6 +84,28 @@ FIXTURE_TEARDOWN(hugetlb)
 	mvt_write_file("/proc/sys/vm/nr_hugepages", "0");
 }
 
+/*
+ * fork() a child that waits until the parent closes pipefd[1], then exits
+ * 0 if @p is NULL or *@p is still @want (its snapshot of the parent's
+ * memory), else 1. The parent's end: pipefd[1]. Returns the pid or -1.
+ */
+static pid_t fork_waiting_child(int pipefd[2], long *p, long want)
+{
+	pid_t child;
+	char c;
+
+	if (pipe(pipefd))
+		return -1;
+	child = fork();
+	if (child) {
+		close(pipefd[0]);
+		return child;
+	}
+	close(pipefd[1]);
+	_exit(read(pipefd[0], &c, 1) == 0 &&
+	      (!p || *(volatile long *)p == want) ? 0 : 1);
+}
+
 /* Every worker and the main thread read @want at @p, from one page. */
 static void expect_everywhere(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(hugetlb) *self, char *p, long want)
@@ -213,17 +235,8 @@ TEST_F_TIMEOUT(hugetlb, pin_from_a_view_survives_fork_of_the_base, 120)
 			 PIN_LONGTERM_TEST_START, (long)&pin))
 		TH_LOG("pin from view %ld", self->view[1]);
 
-	ASSERT_EQ(0, pipe(pipefd));
-	child = fork();
+	child = fork_waiting_child(pipefd, (long *)p, 0x1234);
 	ASSERT_LE(0, child);
-	if (!child) {
-		char c;
-
-		close(pipefd[1]);
-		_exit(read(pipefd[0], &c, 1) == 0 &&
-		      *(volatile long *)p == 0x1234 ? 0 : 1);
-	}
-	close(pipefd[0]);
 	*(volatile long *)p = 0x5678;
 	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
 	close(pipefd[1]);
@@ -291,16 +304,8 @@ TEST_F_TIMEOUT(hugetlb, cow_with_exhausted_pool, 120)
 	memset(rest, 1, (POOL - 1) * HPAGE);
 	ASSERT_EQ(0, huge_free());
 
-	ASSERT_EQ(0, pipe(pipefd));
-	child = fork();
+	child = fork_waiting_child(pipefd, NULL, 0);
 	ASSERT_LE(0, child);
-	if (!child) {
-		char c;
-
-		close(pipefd[1]);
-		_exit(read(pipefd[0], &c, 1) == 0 ? 0 : 1);
-	}
-	close(pipefd[0]);
 
 	ASSERT_EQ(0x5555, WRPC(WCH(2), MVT_LOAD, (long)p).ret);
 	WOK(WCH(1), MVT_STORE, (long)p, 0x6666);
