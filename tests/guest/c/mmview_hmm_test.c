@@ -97,11 +97,6 @@ static int device_migrate(struct job *j)
 	return device_cmd(j, HMM_DMIRROR_MIGRATE_TO_DEV);
 }
 
-static int device_exclusive(struct job *j)
-{
-	return device_cmd(j, HMM_DMIRROR_EXCLUSIVE);
-}
-
 /* The view reads every page of the job's range back (CPU faults). */
 static int cpu_read(struct job *j)
 {
@@ -338,39 +333,6 @@ TEST_F(hmm, a_view_migrates_memory_it_mapped_and_wrote)
 		TH_LOG("-2: not every page migrated; -10xx: the device got a wrong page xx; -20xx: the CPU reads a wrong page xx");
 	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
 	ASSERT_EQ(0, mmview_delete(other));
-}
-
-/*
- * A THP that the base maps with a PMD and the view maps too: a device's
- * request for exclusive access from the view (make_device_exclusive_range())
- * met the base's PMD unsplit, a kernel BUG. Now it succeeds or says EBUSY
- * (as without views, where a large folio gets EBUSY too), and the memory
- * stays intact in the base and the view.
- */
-TEST_F(hmm, exclusive_access_from_a_view_over_a_thp)
-{
-	struct job *j = &self->job;
-	size_t len = 2UL << 20;
-	char *raw, *thp;
-	int ret;
-
-	raw = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, raw);
-	thp = (char *)(((uintptr_t)raw + len - 1) & ~(uintptr_t)(len - 1));
-	ASSERT_EQ(0, madvise(thp, len, MADV_HUGEPAGE));
-	memset(thp, 'T', len);
-	j->addr = thp;
-	j->fn = cpu_read;
-	ASSERT_EQ(0, run_in_view(j));
-	j->fn = device_exclusive;
-	ret = run_in_view(j);
-	ASSERT_TRUE(ret == 0 || ret == -EBUSY) TH_LOG("HMM_DMIRROR_EXCLUSIVE: %d", ret);
-	ASSERT_EQ(-1, first_not(j, thp, 'T')) TH_LOG("the base reads other data");
-	j->fn = cpu_read;
-	ASSERT_EQ(0, run_in_view(j));
-	ASSERT_EQ(-1, first_not(j, j->bounce, 'T')) TH_LOG("the view reads other data");
-	ASSERT_EQ(0, munmap(raw, 2 * len));
 }
 
 TEST_HARNESS_MAIN
