@@ -515,11 +515,12 @@ TEST_F_TIMEOUT(futex, membarrier_interrupts_threads_of_other_views, 120)
 	ASSERT_EQ(0, c.res.rpc);
 	ASSERT_EQ(0, c.res.ret);
 	/*
-	 * Only CPUs running a thread of the process get one: a tick may run
-	 * something else on CPU 1 now and then. Without the views in the
-	 * match, CPU 1 gets next to none.
+	 * Only CPUs running a thread of the process get one. CPU 1 is shared
+	 * with whatever else wants it (kmemleak's scan, kworkers): under TCG
+	 * the spinner had it for less than half of the barriers once. Without
+	 * the views in the match, CPU 1 gets next to none.
 	 */
-	ASSERT_LE(n / 2, after - before)
+	ASSERT_LE(n / 10, after - before)
 		TH_LOG("CPU 1, running view %ld, got %ld IPIs for %d barriers",
 		       self->view[1], after - before, n);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -333,6 +334,167 @@ TEST_F(hmm, a_view_migrates_memory_it_mapped_and_wrote)
 		TH_LOG("-2: not every page migrated; -10xx: the device got a wrong page xx; -20xx: the CPU reads a wrong page xx");
 	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
 	ASSERT_EQ(0, mmview_delete(other));
+}
+
+/*
+ * Pages the base already moved to this device: a migration from a view
+ * must leave them there, as one from the base does (MIGRATE_VMA_SELECT_SYSTEM
+ * collects system memory only). Faulting them back to RAM first would call
+ * the driver's migrate_to_ram() from inside its own migration.
+ */
+TEST_F(hmm, pages_on_the_device_stay_there_when_a_view_migrates)
+{
+	struct job *j = &self->job;
+	struct job base = *j;
+	int bad, i;
+
+	base.fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, base.fd);
+	ASSERT_EQ(0, device_migrate(&base));
+	ASSERT_EQ((__u64)PAGES, base.cmd.cpages);
+	/*
+	 * test_hmm reads back what its mirror migrated: nothing, so ENOENT.
+	 * Before the fix the view's fill faulted the pages back to RAM and
+	 * the migration took all PAGES of them again.
+	 */
+	j->fn = device_migrate;
+	ASSERT_EQ(-ENOENT, run_in_view(j))
+		TH_LOG("the view's migration took %llu pages",
+		       (unsigned long long)j->cmd.cpages);
+	/* The base's entries still name the device's pages. */
+	ASSERT_EQ(0, device_cmd(&base, HMM_DMIRROR_SNAPSHOT));
+	for (i = 0; i < PAGES; i++)
+		EXPECT_EQ(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+			  HMM_DMIRROR_PROT_WRITE, base.bounce[i])
+			TH_LOG("page %d: the base's entry is %#x", i,
+			       base.bounce[i]);
+	bad = first_not(j, j->p, 'A');
+	EXPECT_EQ(-1, bad) TH_LOG("page %d: the base reads %#x", bad,
+				  j->p[bad * j->ps]);
+	close(base.fd);
+}
+
+/*
+ * Filling the view before the migration reads the base's pages: no store,
+ * so what the process never wrote stays clean for soft-dirty trackers
+ * (CRIU's pre-dump), as after a migration from the base.
+ */
+#define PM_SOFT_DIRTY	(1ULL << 55)
+
+static bool soft_dirty(const void *addr)
+{
+	uint64_t ent = 0;
+
+	mvt_pagemap(mvt_gettid(), addr, &ent);
+	return ent & PM_SOFT_DIRTY;
+}
+
+TEST_F(hmm, a_migration_from_a_view_stores_nothing)
+{
+	struct job *j = &self->job;
+	int i, dirty = 0;
+
+	if (!soft_dirty(j->p))
+		SKIP(return, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)");
+	ASSERT_EQ(0, mvt_write_file("/proc/self/clear_refs", "4"));
+	ASSERT_FALSE(soft_dirty(j->p));
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	for (i = 0; i < PAGES; i++)
+		dirty += soft_dirty(j->p + i * j->ps);
+	EXPECT_EQ(0, dirty)
+		TH_LOG("%d of %d pages soft-dirty after a migration from a view",
+		       dirty, PAGES);
+	ASSERT_EQ(-1, first_not(j, j->p, 'A'));
+}
+
+/*
+ * mlock2(MLOCK_ONFAULT): the memory is locked, the pages the process has are
+ * present in the base, and a migration from a view must move them, as one
+ * from the base does (a populate of such a range faults in nothing).
+ */
+TEST_F(hmm, locked_on_fault_memory_migrates_from_a_view)
+{
+	struct job *j = &self->job;
+	int bad;
+
+	ASSERT_EQ(0, syscall(SYS_mlock2, j->p, PAGES * j->ps, MLOCK_ONFAULT));
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	EXPECT_EQ((__u64)PAGES, j->cmd.cpages);
+	bad = first_not(j, j->bounce, 'A');
+	EXPECT_EQ(-1, bad) TH_LOG("page %d: the device got %#x", bad,
+				  j->bounce[bad * j->ps]);
+	ASSERT_EQ(-1, first_not(j, j->p, 'A'));
+	ASSERT_EQ(0, munlock(j->p, PAGES * j->ps));
+}
+
+/* The view reads the job's first page (a CPU fault). */
+static int cpu_read_first(struct job *j)
+{
+	j->bounce[0] = *(volatile char *)j->addr;
+	return 0;
+}
+
+/*
+ * A page comes back to RAM from the device through the base's fault path,
+ * which starts its range as MMU_NOTIFY_MIGRATE with the device's owner. A
+ * driver skips those (it updates its mappings itself; amdkfd would
+ * deadlock on its own lock otherwise), so the device must keep mapping the
+ * pages still on it. test_hmm's invalidation clears [start, end] including
+ * the end page, so a stray MMU_NOTIFY_CLEAR of page 0 costs the device its
+ * mapping of page 1 too: reading pages 1.. then needs a fault.
+ */
+TEST_F(hmm, a_device_keeps_its_pages_when_one_comes_back)
+{
+	struct job *j = &self->job;
+	int bad;
+
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ((__u64)PAGES, j->cmd.cpages);
+	j->fn = cpu_read_first;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ('A', j->bounce[0]);
+	j->addr = j->p + j->ps;
+	j->npages = PAGES - 1;
+	j->fn = device_read;
+	ASSERT_EQ(0, run_in_view(j));
+	EXPECT_EQ((__u64)0, j->cmd.faults)
+		TH_LOG("the device lost its mapping of a page still on it");
+	bad = first_not(j, j->bounce, 'A');
+	EXPECT_TRUE(bad == -1 || bad == PAGES - 1)
+		TH_LOG("page %d: the device reads %#x", bad + 1,
+		       j->bounce[bad * j->ps]);
+}
+
+/*
+ * Read-only memory the process only read maps the shared zero page: from
+ * the base the device gets a zeroed page for it, and from a view too (the
+ * zero page is unshared first, as GUP unshares it for a pin).
+ */
+TEST_F(hmm, read_only_zero_pages_migrate_from_a_view)
+{
+	struct job *j = &self->job;
+	char *ro;
+	int i;
+
+	ro = mmap(NULL, PAGES * j->ps, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, madvise(ro, PAGES * j->ps, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, mprotect(ro, PAGES * j->ps, PROT_READ));
+	for (i = 0; i < PAGES; i++)
+		ASSERT_EQ(0, ((volatile char *)ro)[i * j->ps]);
+	j->addr = ro;
+	j->fn = device_migrate;
+	ASSERT_EQ(0, run_in_view(j));
+	EXPECT_EQ((__u64)PAGES, j->cmd.cpages);
+	EXPECT_EQ(-1, first_not(j, j->bounce, 0));
+	for (i = 0; i < PAGES; i++)
+		EXPECT_EQ(0, ((volatile char *)ro)[i * j->ps]);
+	munmap(ro, PAGES * j->ps);
 }
 
 TEST_HARNESS_MAIN
