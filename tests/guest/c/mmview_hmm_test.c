@@ -497,4 +497,48 @@ TEST_F(hmm, read_only_zero_pages_migrate_from_a_view)
 	munmap(ro, PAGES * j->ps);
 }
 
+/* The device writes 'W' to every page of the job's range. */
+static int device_write(struct job *j)
+{
+	memset(j->bounce, 'W', j->npages * j->ps);
+	j->cmd = (struct hmm_dmirror_cmd) {
+		.addr = (uintptr_t)j->addr,
+		.ptr = (uintptr_t)j->bounce,
+		.npages = j->npages,
+	};
+	return ioctl(j->fd, HMM_DMIRROR_WRITE, &j->cmd) ? -errno : 0;
+}
+
+/*
+ * Two mirrors of one device: B on the view maps the process's pages (it
+ * wrote them), then A on the base migrates them to the device, which frees
+ * the system pages B mapped. B must drop them although the migration's
+ * range names its device as the owner (the owner names the device, not the
+ * mirror that migrates), and read what the process stores afterwards.
+ */
+TEST_F(hmm, a_second_mirror_drops_pages_the_base_migrates)
+{
+	struct job *j = &self->job;
+	struct job base = *j;
+	int bad;
+
+	j->fn = device_write;
+	ASSERT_EQ(0, run_in_view(j));
+	ASSERT_EQ(-1, first_not(j, j->p, 'W'));
+
+	base.fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, base.fd);
+	ASSERT_EQ(0, device_migrate(&base));
+	ASSERT_EQ((__u64)PAGES, base.cmd.cpages);
+	memset(j->p, 'Z', PAGES * j->ps);
+
+	j->fn = device_read;
+	ASSERT_EQ(0, run_in_view(j));
+	bad = first_not(j, j->bounce, 'Z');
+	EXPECT_EQ(-1, bad) TH_LOG("page %d: the view's mirror reads %#x (%llu faults)",
+				  bad, j->bounce[bad * j->ps],
+				  (unsigned long long)j->cmd.faults);
+	close(base.fd);
+}
+
 TEST_HARNESS_MAIN

@@ -321,6 +321,50 @@ TEST_F_TIMEOUT(hugetlb, cow_with_exhausted_pool, 120)
 }
 
 /*
+ * A page a fork child shared until it exited is the process's alone again,
+ * but not marked exclusive: its mapcount counts the views' copies too. A
+ * store must reuse it, not copy it: with the pool empty the copy fails,
+ * and the owner's retry found nothing to take away from anyone (a fault
+ * that never ended, or SIGBUS).
+ */
+TEST_F_TIMEOUT(hugetlb, page_shared_only_with_views_is_reused, 120)
+{
+	int pipefd[2];
+	char *p, *rest;
+	int64_t pfn;
+	pid_t child;
+	int status;
+
+	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, p);
+	*(volatile long *)p = 0x7777;
+	pfn = mvt_pfn(mvt_gettid(), p);
+	ASSERT_LT(0, pfn);
+	rest = (char *)w_mmap_huge((POOL - 1) * HPAGE, 0, 0, NULL);
+	ASSERT_NE((char *)-1, rest);
+	memset(rest, 1, (POOL - 1) * HPAGE);
+	ASSERT_EQ(0, huge_free());
+
+	child = fork_waiting_child(pipefd, (long *)p, 0x7777);
+	ASSERT_LE(0, child);
+	close(pipefd[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* The views map the page again: copies of the base's entry. */
+	ASSERT_EQ(0x7777, WRPC(WCH(1), MVT_LOAD, (long)p).ret);
+	ASSERT_EQ(0x7777, WRPC(WCH(2), MVT_LOAD, (long)p).ret);
+	*(volatile long *)p = 0x8888;
+	expect_everywhere(_metadata, self, p, 0x8888);
+	ASSERT_EQ(pfn, mvt_pfn(mvt_gettid(), p)) TH_LOG("the base copied");
+	ASSERT_EQ(0, huge_free());
+
+	munmap(rest, (POOL - 1) * HPAGE);
+	munmap(p, HPAGE);
+	ASSERT_EQ(self->free0, huge_free());
+}
+
+/*
  * A child forked from view 2 keeps the page as it was at the fork, while
  * the parent's stores from any view stay visible in all of its views.
  */
