@@ -108,6 +108,24 @@ static pid_t fork_waiting_child(int pipefd[2], long *p, long want)
 	      (!p || *(volatile long *)p == want) ? 0 : 1);
 }
 
+/*
+ * Map one huge page holding @value, then the rest of the pool (*@rest,
+ * written): the pool is empty afterwards. The page, or NULL.
+ */
+static char *map_last_page_of_pool(char **rest, long value)
+{
+	char *p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
+
+	if (p == (char *)-1)
+		return NULL;
+	*(volatile long *)p = value;
+	*rest = (char *)w_mmap_huge((POOL - 1) * HPAGE, 0, 0, NULL);
+	if (*rest == (char *)-1)
+		return NULL;
+	memset(*rest, 1, (POOL - 1) * HPAGE);
+	return p;
+}
+
 /* Every worker and the main thread read @want at @p, from one page. */
 static void expect_everywhere(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(hugetlb) *self, char *p, long want)
@@ -298,12 +316,8 @@ TEST_F_TIMEOUT(hugetlb, cow_with_exhausted_pool, 120)
 	pid_t child;
 	int status;
 
-	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
-	ASSERT_NE((char *)-1, p);
-	*(volatile long *)p = 0x5555;
-	rest = (char *)w_mmap_huge((POOL - 1) * HPAGE, 0, 0, NULL);
-	ASSERT_NE((char *)-1, rest);
-	memset(rest, 1, (POOL - 1) * HPAGE);
+	p = map_last_page_of_pool(&rest, 0x5555);
+	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, huge_free());
 
 	child = fork_waiting_child(pipefd, NULL, 0);
@@ -383,12 +397,8 @@ TEST_F_TIMEOUT(hugetlb, page_shared_only_with_views_is_reused, 120)
 	char *p, *rest;
 	pid_t child;
 
-	p = (char *)w_mmap_huge(HPAGE, 0, 0, NULL);
-	ASSERT_NE((char *)-1, p);
-	*(volatile long *)p = 0x7777;
-	rest = (char *)w_mmap_huge((POOL - 1) * HPAGE, 0, 0, NULL);
-	ASSERT_NE((char *)-1, rest);
-	memset(rest, 1, (POOL - 1) * HPAGE);
+	p = map_last_page_of_pool(&rest, 0x7777);
+	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, huge_free());
 
 	ASSERT_EQ(0, pipe(pipefd));
