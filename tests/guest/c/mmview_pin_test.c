@@ -124,16 +124,40 @@ TEST_F_TIMEOUT(pin, process_vm_rw_on_shared_pages, 300)
 	munmap(buf, len);
 }
 
-/* Compaction migrates movable anonymous pages mapped by several views. */
+/*
+ * Compaction migrates movable anonymous pages mapped by several views. The
+ * pages are laid out so that compaction moves some of them, and it must
+ * have: otherwise the test showed nothing.
+ */
 TEST_F_TIMEOUT(pin, compaction_keeps_views_shared, 300)
 {
-	int round;
+	volatile char *sh = (volatile char *)self->sh;
+	int64_t before[NPAGES];
+	int round, tries, moved = 0;
+	void *filler;
+	long i;
 
-	for (round = 0; round < 3; round++) {
+	for (tries = 0; !moved && tries < MVT_COMPACTION_TRIES; tries++) {
+		filler = mvt_spread_for_compaction(sh, NPAGES, self->ps);
+		ASSERT_NE(NULL, filler) TH_LOG("filler: %s", strerror(errno));
+		check_shared(_metadata, self, 0x3000);
+		for (i = 0; i < NPAGES; i++) {
+			before[i] = mvt_pfn(self->tid, (const void *)pg(self, i));
+			ASSERT_LE(0, before[i]);
+		}
 		ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/compact_memory", "1"))
 			TH_LOG("cannot trigger compaction: %s", strerror(errno));
-		check_shared(_metadata, self, 0x4000 + round * 0x1000);
+		moved = mvt_pages_moved(self->tid, sh, NPAGES, self->ps, before);
+		mvt_filler_free(filler);
 	}
+	ASSERT_LT(0, moved)
+		TH_LOG("compaction moved none of %d pages in %d layouts",
+		       NPAGES, tries);
+	for (round = 0; round < 3; round++) {
+		check_shared(_metadata, self, 0x4000 + round * 0x1000);
+		ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/compact_memory", "1"));
+	}
+	check_shared(_metadata, self, 0x7000);
 }
 
 /* MDWE is process state: "no inherit" must not drop it for a view. */

@@ -335,11 +335,28 @@ TEST_F_TIMEOUT(sync, proc_mem_write_seen_by_views, 600)
 /* Compaction migrates pages: every view follows. */
 TEST_F_TIMEOUT(sync, compaction_keeps_views_coherent, 600)
 {
-	int i;
+	volatile char *mem = (volatile char *)self->mem;
+	int i, tries, moved = 0;
+	int64_t before[NPAGES];
+	void *filler;
 
-	for (i = 0; i < NPAGES; i++)
-		WOK(WCH(i % NW), MVT_STORE, (long)PAGE(i), 0xc000 + i);
-	ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/compact_memory", "1"));
+	/* Laid out so that compaction moves some pages; it must have. */
+	for (tries = 0; !moved && tries < MVT_COMPACTION_TRIES; tries++) {
+		filler = mvt_spread_for_compaction(mem, NPAGES, self->ps);
+		ASSERT_NE(NULL, filler) TH_LOG("filler: %s", strerror(errno));
+		for (i = 0; i < NPAGES; i++) {
+			WOK(WCH(i % NW), MVT_STORE, (long)PAGE(i), 0xc000 + i);
+			before[i] = mvt_pfn(mvt_gettid(), (const void *)PAGE(i));
+			ASSERT_LE(0, before[i]);
+		}
+		ASSERT_EQ(0, mvt_write_file("/proc/sys/vm/compact_memory", "1"));
+		moved = mvt_pages_moved(mvt_gettid(), mem, NPAGES, self->ps,
+					before);
+		mvt_filler_free(filler);
+	}
+	ASSERT_LT(0, moved)
+		TH_LOG("compaction moved none of %d pages in %d layouts",
+		       NPAGES, tries);
 	for (i = 0; i < NPAGES; i++) {
 		WOK(WCH((i + 1) % NW), MVT_STORE, (long)(PAGE(i) + 1),
 		    0xd000 + i);

@@ -333,6 +333,62 @@ int64_t mvt_pfn(pid_t tid, const void *addr)
 	return (int64_t)ent;
 }
 
+#define MVT_FILLER_BYTES	(64UL << 20)
+
+/*
+ * Compaction moves pages out of partly used pageblocks low in a zone into
+ * the free pages of partly used pageblocks above them; whole free blocks
+ * are no target. A freshly booted guest is mostly whole free blocks, so
+ * compact_memory may move nothing at all. Discard the pages at @p, fault
+ * them in again one at a time among the pages of a 64 MiB filler, so that
+ * they spread over the filler's physical range, then free every other
+ * filler page: some of ours now sit below free pages that compaction fills.
+ */
+void *mvt_spread_for_compaction(volatile char *p, size_t n, size_t ps)
+{
+	size_t nfill = MVT_FILLER_BYTES / ps, every = nfill / n, i, k = 0;
+	char *fill;
+
+	if (!n || !every)
+		return errno = EINVAL, NULL;
+	/* Shared memory keeps its pages on MADV_DONTNEED: punch them out. */
+	if (madvise((void *)p, n * ps, MADV_REMOVE) &&
+	    madvise((void *)p, n * ps, MADV_DONTNEED))
+		return NULL;
+	fill = mmap(NULL, MVT_FILLER_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fill == MAP_FAILED)
+		return NULL;
+	/* Page by page: a THP would not spread. */
+	madvise(fill, MVT_FILLER_BYTES, MADV_NOHUGEPAGE);
+	madvise((void *)p, n * ps, MADV_NOHUGEPAGE);
+	for (i = 0; i < nfill; i++) {
+		fill[i * ps] = 1;
+		if (i % every == every / 2 && k < n)
+			p[k++ * ps] = 0;
+	}
+	for (i = 1; i < nfill; i += 2)
+		madvise(fill + i * ps, ps, MADV_DONTNEED);
+	return fill;
+}
+
+void mvt_filler_free(void *filler)
+{
+	if (filler)
+		munmap(filler, MVT_FILLER_BYTES);
+}
+
+int mvt_pages_moved(pid_t tid, const volatile char *p, size_t n, size_t ps,
+		    const int64_t *before)
+{
+	int moved = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		moved += mvt_pfn(tid, (const void *)(p + i * ps)) != before[i];
+	return moved;
+}
+
 void mvt_settle_memory(bool shrink_slabs)
 {
 	DIR *d;

@@ -94,6 +94,19 @@ int mvt_mem_read(struct mvt_mem *m);
  * quarantine, but is slow under emulation).  Best effort. */
 void mvt_settle_memory(bool shrink_slabs);
 
+/*
+ * Lay out the @n pages at @p (one every @ps bytes) so that compaction moves
+ * some of them: see mmview_test_util.c. Returns a filler mapping for
+ * mvt_filler_free(), or NULL with errno set.
+ */
+void *mvt_spread_for_compaction(volatile char *p, size_t n, size_t ps);
+void mvt_filler_free(void *filler);
+/* How many of the @n pages at @p no longer have the pfns in @before. */
+int mvt_pages_moved(pid_t tid, const volatile char *p, size_t n, size_t ps,
+		    const int64_t *before);
+/* Layouts to try before a compaction test gives up on moving a page. */
+#define MVT_COMPACTION_TRIES	5
+
 /* Swap on the guest's zram0 (once per boot; a no-op if any swap is on):
  * 0 or -errno. */
 int mvt_zram_swap_on(size_t bytes);
