@@ -269,8 +269,9 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
       .addOption(new Option('--timeout <minutes>', 'kill the VM after this long (default: the soak time plus its grace periods and 15 minutes)').argParser(positiveNumber('--timeout')))
       .addOption(new Option('--memory <size>', 'guest memory').argParser(memorySize).default('2G'))
       .addOption(new Option('--smp <n>', 'guest vCPUs').argParser(positiveInteger('--smp')).default(4))
+      .addOption(new Option('--no-views', 'control run: the same soak with every process outside views, to tell what views add'))
       .addOption(cpuOption()),
-  ).action(async (o: RawBuild & { minutes: number; seed?: number; timeout?: number; memory: string; smp: number; cpu?: string }) => {
+  ).action(async (o: RawBuild & { minutes: number; seed?: number; timeout?: number; memory: string; smp: number; cpu?: string; views: boolean }) => {
     checkCpu(o.cpu, [o.arch ?? hostArch(machine())]);
     setResult(
       await actions.soak({
@@ -278,6 +279,7 @@ export function createProgram(actions: Actions, io: Io, setResult: (code: number
         minutes: o.minutes,
         memory: o.memory,
         smp: o.smp,
+        views: o.views,
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
         ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),

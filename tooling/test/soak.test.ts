@@ -130,6 +130,33 @@ test('soak settings of the command: --minutes split, --seed kept, else the rando
   assert.equal(soakSettings({ minutes: 3 }, 'x86_64', 77).seed, 77);
   assert.equal(soakSettings({ minutes: 3, seed: 5 }, 'x86_64', 77).seed, 5);
   assert.equal(soakSettings({ minutes: 10 }, 'arm64', 1).trinitySeconds, 300);
+  assert.equal(soakSettings({ minutes: 3 }, 'x86_64', 1).views, true);
+  assert.equal(soakSettings({ minutes: 3, views: false }, 'x86_64', 1).views, false);
+});
+
+test('a control run (--no-views) tells the runner, and fails if a process was inside a view', () => {
+  const text = renderSoakEnv({ ...defaultSettings('x86_64', 60, 60, 1), views: false });
+  assert.equal(execFileSync('/bin/sh', ['-c', `${text}\necho "$SOAK_VIEWS"`], { encoding: 'utf8' }), 'off\n');
+  assert.match(renderSoakEnv(defaultSettings('x86_64', 60, 60, 1)), /SOAK_VIEWS='on'/);
+  const run = (views: string): string[] => {
+    const [r] = parseSoak([
+      `SOAK-CONFIG tool=stress-ng seconds=60 grace=120 views=${views}`,
+      `SOAK-VIEWS tool=stress-ng samples=30 inview=${views === 'off' ? 0 : 30} base=${views === 'off' ? 30 : 0} entered=0`,
+      'stress-ng: info:  [9] successful run completed in 70.00s',
+      'SOAK-RESULT tool=stress-ng exit=0 seconds=70 taint=0->0',
+    ]);
+    assert.ok(r);
+    return soakProblems(r);
+  };
+  assert.deepEqual(run('off'), []);
+  assert.deepEqual(run('on'), []);
+  const [bad] = parseSoak([
+    'SOAK-CONFIG tool=trinity seconds=60 grace=120 views=off',
+    'SOAK-VIEWS tool=trinity samples=30 inview=2 base=28 entered=1',
+    'SOAK-RESULT tool=trinity exit=0 seconds=70 taint=0->0',
+  ]);
+  assert.ok(bad);
+  assert.deepEqual(soakProblems(bad), ['trinity: control run outside views, yet 2 of 30 samples of MMView: were inside a view']);
 });
 
 test('test runs the soak on x86_64 only, not with --guest-tests or --no-soak, and --filter selects the tools', () => {
@@ -335,8 +362,11 @@ test('soak options: --minutes (default 3), --arch, --kernel, --seed', async () =
   assert.equal(await h.run(['soak']), 0);
   assert.deepEqual(h.calls[0], {
     cmd: 'soak',
-    opts: { config: 'test', acceptVersion: undefined, kernel: undefined, buildDir: undefined, arch: undefined, minutes: 3, memory: '2G', smp: 4 },
+    opts: { config: 'test', acceptVersion: undefined, kernel: undefined, buildDir: undefined, arch: undefined, minutes: 3, memory: '2G', smp: 4, views: true },
   });
+  await h.run(['soak', '--no-views']);
+  assert.equal((h.calls[1]?.opts as { views: boolean }).views, false);
+  h.calls.pop();
   await h.run(['soak', '--minutes', '10', '--arch', 'arm64', '--kernel', '/tmp/bzImage', '--seed', '42', '--timeout', '90']);
   const o = h.calls[1]?.opts as { minutes: number; arch: string; kernel: string; seed: number; timeout: number };
   assert.deepEqual([o.minutes, o.arch, o.kernel, o.seed, o.timeout], [10, 'arm64', '/tmp/bzImage', 42, 90]);

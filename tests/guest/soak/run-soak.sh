@@ -53,6 +53,8 @@
 : "${SOAK_SCRATCH:=/tmp/soak}"
 : "${SOAK_USER:=soak}"
 : "${SOAK_UID:=1000}"
+# off: a control run outside views (./mmview soak --no-views), same everything else
+: "${SOAK_VIEWS:=on}"
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -109,10 +111,18 @@ cgroup_report() {
 }
 taint() { cat /proc/sys/kernel/tainted 2>/dev/null || echo '?'; }
 
+# The runner polls every second, so its loops use shell builtins only: a
+# fork and exec per process polled (cat, sed) made the runner itself a load
+# of its own, and under a saturated guest (arm64 under TCG) its 30 s loop
+# ran 400 s late, past the tool's time limit.
+
+# comm_of <pid dir>: sets $c to the comm of a process; false if it is gone
+comm_of() { { read -r c < "$1/comm"; } 2>/dev/null; }
+
 # procs <comm prefix>: pids of processes whose comm starts with it
 procs() {
   for d in /proc/[0-9]*; do
-    c=$(cat "$d/comm" 2>/dev/null) || continue
+    comm_of "$d" || continue
     case "$c" in "$1"*) echo "${d#/proc/}" ;; esac
   done
 }
@@ -121,7 +131,37 @@ signal_all() { # signal_all <signal> <comm prefix>
   for p in $(procs "$2"); do kill "-$1" "$p" 2>/dev/null; done
 }
 
-count() { set -- $(procs "$1"); echo $#; }
+# count <comm prefix>: how many there are (sets nothing, prints the number)
+count() {
+  n=0
+  for d in /proc/[0-9]*; do
+    comm_of "$d" || continue
+    case "$c" in "$1"*) n=$((n + 1)) ;; esac
+  done
+  echo $n
+}
+
+# left_by_name <comm prefix>: what is left, as comm*count (which stressors are slow to stop)
+left_by_name() {
+  for p in $(procs "$1"); do comm_of "/proc/$p" && echo "$c"; done | sort | uniq -c |
+    while read -r n c; do printf ' %s*%s' "$c" "$n"; done
+}
+
+# mmview_of <status file>: sets $v to its MMView: field (empty without one)
+mmview_of() {
+  v=
+  { while read -r k val; do
+      [ "$k" = MMView: ] && { v=$val; break; }
+    done < "$1"; } 2>/dev/null
+}
+
+# pressure: the guest's memory state, to tell a saturated guest (swap
+# traffic, reclaim scans) from one where the tool itself is slow
+pressure() {
+  sed -n 's/^\(pswpin\|pswpout\|pgscan_direct\|pgscan_kswapd\|pgmajfault\|compact_stall\) \([0-9]*\)$/\1=\2/p' /proc/vmstat | tr '\n' ' '
+  sed -n 's/^\(MemFree\|SwapFree\): *\([0-9]*\) kB/\1=\2kB/p' /proc/meminfo | tr '\n' ' '
+  read -r l1 l5 _ < /proc/loadavg; echo "load=$l1/$l5"
+}
 
 # What is left of a tool: for each thread its state, CPU time (ticks, user
 # and system: growing between two calls means it still runs), the system
@@ -149,7 +189,7 @@ sample_views() {
   while kill -0 "$3" 2>/dev/null && [ ! -e "$4" ]; do
     for p in $(procs "$2"); do
       for t in /proc/$p/task/*; do
-        v=$(sed -n 's/^MMView:[[:space:]]*//p' "$t/status" 2>/dev/null)
+        mmview_of "$t/status"
         [ -n "$v" ] || continue
         samples=$((samples + 1))
         if [ "$v" = 0 ]; then base=$((base + 1)); else inview=$((inview + 1)); fi
@@ -157,7 +197,8 @@ sample_views() {
     done
     sleep 3
   done
-  entered=$(wc -c < "$5" 2>/dev/null | tr -d ' ')
+  entered=0
+  [ -r "$5" ] && entered=$(wc -c < "$5" | tr -d ' ')
   echo "SOAK-VIEWS tool=$1 samples=$samples inview=$inview base=$base entered=${entered:-0}"
 }
 
@@ -179,6 +220,8 @@ supervise() {
   done
   if kill -0 "$pid" 2>/dev/null; then
     echo "SOAK-DEADLINE tool=$tool at=$((NOW - t0)) signal=$first processes=$(count "$prefix")"
+    echo "soak: $tool: at the deadline:$(left_by_name "$prefix")"
+    echo "soak: $tool: $(pressure)"
     kill "-$first" "$pid" 2>/dev/null
   fi
   # The tool and everything it started must be gone by the end of the grace
@@ -187,6 +230,7 @@ supervise() {
   while { kill -0 "$pid" 2>/dev/null || [ "$(count "$prefix")" -gt 0 ]; } && [ $((NOW - t0)) -lt "$hang" ]; do
     if [ $((NOW - t0)) -ge "$next" ]; then
       echo "soak: $tool: $(count "$prefix") process(es) left $((NOW - t0)) s after the start: SIG$again to $againprefix*"
+      echo "soak: $tool: left:$(left_by_name "$prefix"); $(pressure)"
       for p in $(procs "$againprefix"); do [ "$p" = "$pid" ] || kill "-$again" "$p" 2>/dev/null; done
       next=$((next + 30))
     fi
@@ -215,11 +259,15 @@ supervise() {
 # check_views <program...>: run a program under the preload once; it must
 # enter its views (else the whole soak would run outside views).
 check_views() {
+  [ "$SOAK_VIEWS" = off ] && { echo "soak: control run outside views"; return 0; }
   out=$(LD_PRELOAD=$SOAK_PRELOAD MMVIEW_INVIEW_VERBOSE=1 "$@" 2>&1 >/dev/null)
   rc=$?
   echo "$out" | grep 'mmview-inview' | head -3
   [ $rc -eq 0 ] && echo "$out" | grep -q 'mmview-inview: pid .* runs in view'
 }
+
+# preload: the LD_PRELOAD value (none in a control run)
+preload() { [ "$SOAK_VIEWS" = off ] || echo "$SOAK_PRELOAD"; }
 
 run_stress_ng() {
   # The vm class or the chosen stressors, one instance each.
@@ -231,7 +279,7 @@ run_stress_ng() {
   fi
   dir=$SOAK_SCRATCH/stress-ng
   rm -rf "$dir"; mkdir -p "$dir"
-  echo "SOAK-CONFIG tool=stress-ng seconds=$SOAK_STRESS_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% stressors=${SOAK_STRESSORS:-class:vm} args=$(echo $SOAK_STRESS_ARGS | tr ' ' ',')"
+  echo "SOAK-CONFIG tool=stress-ng seconds=$SOAK_STRESS_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% stressors=${SOAK_STRESSORS:-class:vm} args=$(echo $SOAK_STRESS_ARGS | tr ' ' ',') views=$SOAK_VIEWS"
   if ! check_views stress-ng --version; then
     echo "SOAK-RESULT tool=stress-ng exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
     return
@@ -240,7 +288,7 @@ run_stress_ng() {
   rm -f "$stop" "$SOAK_SCRATCH/stress-ng.count"
   cg=$(tool_cgroup stress-ng)
   # shellcheck disable=SC2086
-  (confine "$cg" && cd "$dir" && MMVIEW_INVIEW_COUNT=$SOAK_SCRATCH/stress-ng.count LD_PRELOAD=$SOAK_PRELOAD exec setsid stress-ng $which \
+  (confine "$cg" && cd "$dir" && MMVIEW_INVIEW_COUNT=$SOAK_SCRATCH/stress-ng.count LD_PRELOAD=$(preload) exec setsid stress-ng $which \
     --timeout "${SOAK_STRESS_SECONDS}s" --verify --metrics-brief --temp-path "$dir" $SOAK_STRESS_ARGS </dev/null 2>&1) &
   pid=$!
   sample_views stress-ng stress-ng "$pid" "$stop" "$SOAK_SCRATCH/stress-ng.count" &
@@ -258,7 +306,7 @@ run_trinity() {
   grep -q "^$SOAK_USER:" /etc/passwd || echo "$SOAK_USER:x:$SOAK_UID:$SOAK_UID:soak:$dir:/bin/sh" >> /etc/passwd
   grep -q "^$SOAK_USER:" /etc/group || echo "$SOAK_USER:x:$SOAK_UID:" >> /etc/group
   chown "$SOAK_UID:$SOAK_UID" "$dir"
-  echo "SOAK-CONFIG tool=trinity seconds=$SOAK_TRINITY_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% seed=$SOAK_TRINITY_SEED children=$SOAK_TRINITY_CHILDREN group=vm user=$SOAK_USER args=$(echo $SOAK_TRINITY_ARGS | tr ' ' ',')"
+  echo "SOAK-CONFIG tool=trinity seconds=$SOAK_TRINITY_SECONDS grace=$SOAK_GRACE memory=${SOAK_MEMORY_PERCENT}% seed=$SOAK_TRINITY_SEED children=$SOAK_TRINITY_CHILDREN group=vm user=$SOAK_USER args=$(echo $SOAK_TRINITY_ARGS | tr ' ' ',') views=$SOAK_VIEWS"
   if ! check_views trinity --help; then
     echo "SOAK-RESULT tool=trinity exit=99 seconds=0 taint=$(taint)->$(taint) views=unavailable"
     return
@@ -268,7 +316,7 @@ run_trinity() {
   # Trinity refuses to run as root: run it as an ordinary user in its scratch folder,
   # where it logs (trinity.log, trinity-child<N>.log). It has no time limit of its
   # own: SIGINT at the deadline ends it cleanly.
-  cmd="cd $dir && MMVIEW_INVIEW_COUNT=$dir/views.count LD_PRELOAD=$SOAK_PRELOAD exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q"
+  cmd="cd $dir && MMVIEW_INVIEW_COUNT=$dir/views.count LD_PRELOAD=$(preload) exec trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN -q"
   echo "soak: trinity -g vm $SOAK_TRINITY_ARGS -s $SOAK_TRINITY_SEED -C $SOAK_TRINITY_CHILDREN (seed $SOAK_TRINITY_SEED; rerun with the same seed to repeat)"
   cg=$(tool_cgroup trinity)
   (confine "$cg" && exec setsid su -s /bin/sh "$SOAK_USER" -c "$cmd" </dev/null 2>&1) &

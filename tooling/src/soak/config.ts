@@ -101,6 +101,11 @@ export interface SoakSettings {
    * (stress-ng: "successful run completed in 433.88s" of a 130 s deadline).
    */
   grace: number;
+  /**
+   * Run the tools inside views (the soak) or, for a control run on the same
+   * kernel, outside any view: tells what the views add to a tool's time.
+   */
+  views: boolean;
 }
 
 /**
@@ -125,6 +130,7 @@ export function defaultSettings(arch: ArchName, stressSeconds: number, trinitySe
     trinityChildren: 4,
     trinityArgs: trinityArchArgs(arch),
     grace: 600,
+    views: true,
   };
 }
 
@@ -150,6 +156,7 @@ export function renderSoakEnv(s: SoakSettings): string {
     ['SOAK_TRINITY_ARGS', s.trinityArgs.join(' ')],
     ['SOAK_GRACE', String(s.grace)],
     ['SOAK_PRELOAD', SOAK_PRELOAD],
+    ['SOAK_VIEWS', s.views ? 'on' : 'off'],
   ];
   for (const [name, value] of vars) {
     if (!value.split(' ').every((w) => WORD.test(w))) throw new Error(`soak setting ${name}=${value}: not a plain value`);

@@ -212,7 +212,11 @@ export function soakProblems(r: SoakToolResult): string[] {
   if (r.viewsUnavailable) return p;
   if (r.unkillable !== undefined) p.push(`${r.tool}: ${r.unkillable} process(es) survived SIGKILL (stuck in the kernel)`);
   else if (r.hang) p.push(`${r.tool}: hang: ${r.hang.left} process(es) still running ${r.hang.after} s after the start (${r.config.grace ?? '?'} s past the deadline), SIGKILLed`);
-  if (r.views && r.views.inview === 0 && r.views.entered === 0) {
+  if (r.config.views === 'off') {
+    if (r.views && (r.views.inview > 0 || r.views.entered > 0)) {
+      p.push(`${r.tool}: control run outside views, yet ${r.views.inview} of ${r.views.samples} samples of MMView: were inside a view`);
+    }
+  } else if (r.views && r.views.inview === 0 && r.views.entered === 0) {
     p.push(`${r.tool}: no process entered views (${r.views.samples} samples of MMView:, none inside a view)`);
   }
   if (taintChanged(r)) p.push(`${r.tool}: the kernel became tainted (${r.taintBefore} -> ${r.taintAfter})`);
