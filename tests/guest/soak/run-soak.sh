@@ -131,15 +131,7 @@ signal_all() { # signal_all <signal> <comm prefix>
   for p in $(procs "$2"); do kill "-$1" "$p" 2>/dev/null; done
 }
 
-# count <comm prefix>: how many there are (sets nothing, prints the number)
-count() {
-  n=0
-  for d in /proc/[0-9]*; do
-    comm_of "$d" || continue
-    case "$c" in "$1"*) n=$((n + 1)) ;; esac
-  done
-  echo $n
-}
+count() { set -- $(procs "$1"); echo $#; }
 
 # left_by_name <comm prefix>: what is left, as comm*count (which stressors are slow to stop)
 left_by_name() {
