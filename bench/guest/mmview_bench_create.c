@@ -7,10 +7,15 @@
  * against the memory a forked child adds; and how fast a thread in a fresh
  * view reads memory the base populated (one byte per page: the view's page
  * tables fill on demand, a page table per fault) against the base's own
- * first touch of as much fresh memory.
+ * first touch of as much fresh memory.  And how long another thread of the
+ * process, one that maps, touches and unmaps a page in a loop, is held up
+ * at most while the process creates a view, against while it forks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +36,8 @@ enum {
 	C_PT_FORK,		/* PageTables added by a forked child */
 	C_VIEW_READ,		/* a fresh view reads every page, per page */
 	C_FIRST_TOUCH,		/* the base writes fresh memory, per page */
+	C_STALL_FORK,		/* longest stall of a busy thread during fork */
+	C_STALL_CREATE,		/* the same during mmview_create */
 	C_COUNT
 };
 
@@ -234,6 +241,108 @@ static int time_first_touch(struct bench_child_ctx *ctx, const struct run *r,
 	return 0;
 }
 
+/*
+ * A thread that does what a server's threads do to the memory map: map a
+ * page, fault it in, unmap it, in a loop. It records the longest gap between
+ * two of its iterations since the last reset; a layout lock or a fork's
+ * mmap_lock held across the whole address space shows up as that gap.
+ */
+struct busy_thread {
+	pthread_t thread;
+	atomic_bool stop;
+	atomic_ulong iterations;
+	atomic_ullong longest_ns;
+	atomic_bool reset;
+	int error;
+};
+
+static void *busy_loop(void *arg)
+{
+	struct busy_thread *b = arg;
+	size_t ps = bench_page_size();
+	uint64_t last = bench_now_ns();
+
+	while (!atomic_load(&b->stop)) {
+		char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t now;
+
+		if (p == MAP_FAILED) {
+			b->error = errno;
+			break;
+		}
+		*(volatile char *)p = 1;
+		munmap(p, ps);
+		now = bench_now_ns();
+		if (atomic_exchange(&b->reset, false))
+			atomic_store(&b->longest_ns, 0);
+		else if (now - last > atomic_load(&b->longest_ns))
+			atomic_store(&b->longest_ns, now - last);
+		last = now;
+		atomic_fetch_add(&b->iterations, 1);
+	}
+	return NULL;
+}
+
+/* Wait until the busy thread has completed @n more iterations. */
+static int busy_wait(struct busy_thread *b, unsigned long n)
+{
+	unsigned long target = atomic_load(&b->iterations) + n;
+
+	while (atomic_load(&b->iterations) < target) {
+		if (b->error)
+			return -1;
+		sched_yield();
+	}
+	return 0;
+}
+
+/* Longest stall of the busy thread across one fork and one create. */
+static int time_stalls(struct bench_child_ctx *ctx)
+{
+	struct busy_thread b = { 0 };
+	int ret = 0;
+
+	if (pthread_create(&b.thread, NULL, busy_loop, &b))
+		return bench_fail(ctx, "pthread_create failed");
+	for (int i = -1; i < bench_ctx_reps(ctx) && !ret; i++) {
+		for (int k = C_STALL_FORK; k <= C_STALL_CREATE && !ret; k++) {
+			long id = -1;
+			pid_t pid = 0;
+
+			/* A reset the thread has seen, then a few normal gaps. */
+			atomic_store(&b.reset, true);
+			if (busy_wait(&b, 3))
+				break;
+			if (k == C_STALL_FORK) {
+				pid = fork();
+				if (pid == 0)
+					_exit(0);
+				if (pid < 0)
+					ret = bench_fail(ctx, "fork: %s", strerror(errno));
+			} else {
+				id = mmview_create();
+				if (id < 0)
+					ret = bench_fail(ctx, "mmview_create: %s", strerror(errno));
+			}
+			/* The stall ends with the thread's next iteration. */
+			if (!ret && busy_wait(&b, 2))
+				break;
+			if (!ret && i >= 0)
+				bench_ctx_samples(ctx, k)[i] = (double)atomic_load(&b.longest_ns);
+			if (pid > 0 && waitpid(pid, NULL, 0) != pid)
+				ret = bench_fail(ctx, "waitpid: %s", strerror(errno));
+			if (id >= 0 && mmview_delete(id))
+				ret = bench_fail(ctx, "mmview_delete: %s", strerror(errno));
+		}
+	}
+	atomic_store(&b.stop, true);
+	pthread_join(b.thread, NULL);
+	if (!ret && b.error)
+		ret = bench_fail(ctx, "busy thread: mmap: %s", strerror(b.error));
+	return ret;
+}
+
 static int measure(struct bench_child_ctx *ctx, void *arg)
 {
 	const struct run *r = arg;
@@ -260,10 +369,12 @@ static int measure(struct bench_child_ctx *ctx, void *arg)
 			bench_ctx_na(ctx, k, BENCH_NA_NO_MMVIEW);
 		bench_ctx_na(ctx, C_VIEW_READ, BENCH_NA_NO_MMVIEW);
 		bench_ctx_na(ctx, C_FIRST_TOUCH, "measured beside the view read only");
+		bench_ctx_na(ctx, C_STALL_FORK, "measured beside the view creation only");
+		bench_ctx_na(ctx, C_STALL_CREATE, BENCH_NA_NO_MMVIEW);
 		return 0;
 	}
 	if (time_create(ctx) || memory_per_view(ctx, r) ||
-	    time_view_read(ctx, r, mem, len))
+	    time_view_read(ctx, r, mem, len) || time_stalls(ctx))
 		return -1;
 	munmap(mem, len);
 	if (time_first_touch(ctx, r, len))
@@ -286,6 +397,8 @@ int main(int argc, char **argv)
 		[C_PT_FORK] = { "pagetables_per_fork", "PageTables (/proc/meminfo) added per forked child", "bytes" },
 		[C_VIEW_READ] = { "view_read", "a thread in a fresh view reads one byte of every populated page, per page", "ns" },
 		[C_FIRST_TOUCH] = { "first_touch", "the base writes one byte of every page of as much fresh memory, per page", "ns" },
+		[C_STALL_FORK] = { "stall_fork", "longest gap between two iterations of a thread that maps, touches and unmaps a page in a loop, across one fork()", "ns" },
+		[C_STALL_CREATE] = { "stall_create", "the same across one mmview_create()", "ns" },
 	};
 	struct bench_opts o;
 	const long *sizes;
@@ -306,7 +419,8 @@ int main(int argc, char **argv)
 
 		for (int k = 0; k < C_COUNT; k++) {
 			snprintf(cases[k].params, sizeof(cases[k].params), "{\"rss_mib\":%ld}", r.rss_mib);
-			cases[k].inner = k == C_PT_FORK ? r.mem_children :
+			cases[k].inner = k >= C_STALL_FORK ? 1 :
+					 k == C_PT_FORK ? r.mem_children :
 					 k >= C_VIEW_READ ? (long)((size_t)r.rss_mib << 20) / (long)bench_page_size() :
 					 k >= C_PT_VIEW ? r.mem_views : 1;
 		}

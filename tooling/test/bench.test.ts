@@ -274,8 +274,13 @@ test('figureDefs: unique keys, every target from issue 5', () => {
   assert.equal(target('create.create.1024'), 0.05);
   assert.equal(target('create.view_read.64'), 0.25);
   assert.equal(target('create.view_read.1'), undefined);
+  assert.equal(target('create.stall.1024'), 0.05);
+  assert.equal(target('create.stall.64'), undefined);
+  const stall = defs.find((d) => d.key === 'create.stall.1024');
+  assert.equal(stall?.num.id, 'stall_create');
+  assert.equal(stall?.den.kind === 'case' ? stall.den.ref.id : undefined, 'stall_fork');
   assert.equal(target('fault.base.8'), 1.2);
-  assert.equal(target('fault.view.8'), 2);
+  assert.equal(target('fault.view.8'), 1.2);
   assert.equal(target('layout.mmap_munmap.8'), 5);
   assert.equal(target('layout.mmap_munmap.64'), 33);
   assert.equal(target('layout.mmap_munmap.0'), 1.01);

@@ -126,6 +126,15 @@ function createFigures(): FigureDef[] {
         format: 'times',
         note: 'per page; the view fills its page tables on demand, a page table per fault (fault-around)',
       },
+      {
+        key: `create.stall.${mib}`,
+        group: 'create',
+        label: `longest stall of a thread that maps and faults in a loop: across mmview_create ÷ across fork, ${sizeLabel(mib)}`,
+        num: ref('mmview', p, 'stall_create', { rss_mib: mib }),
+        den: against(ref('mmview', p, 'stall_fork', { rss_mib: mib })),
+        target: mib === 1024 ? LAZY_CREATE_TARGET : undefined,
+        format: 'times',
+      },
     ];
   });
 }
@@ -175,7 +184,8 @@ function faultFigures(): FigureDef[] {
         label: `first touch, ${views} view${views === 1 ? '' : 's'}, in ${where === 'base' ? 'the base view' : 'a non-base view'} ÷ vanilla`,
         num: ref('mmview', p, 'first_touch', { views, in: where }),
         den: vanilla,
-        target: views === 8 ? (where === 'base' ? 1.2 : 2) : undefined,
+        // Issue 5 set 1.2 for the base and 2 for a view; issue 16 keeps 1.2 for both.
+        target: views === 8 ? 1.2 : undefined,
         format: 'times',
       });
     }
