@@ -16,10 +16,21 @@
  * coordinate with atomics only (no futexes across views).
  *
  * MMVIEW_CHURN_SECONDS overrides the run time (default 30 s).
+ *
+ * A second test changes the layout from a view (mmap over, mprotect splits,
+ * mremap moves) while compaction migrates the base's pages: reclaim,
+ * migration and compaction invalidate the base holding only a page's
+ * anon_vma lock, which excludes no layout change, and must still drop every
+ * view's copy (a KASAN report or a page that reads differently in two views
+ * fails it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -454,6 +465,179 @@ TEST_F_TIMEOUT(churn, random_hops_creates_deletes, 400)
 	ASSERT_EQ(0, mmview_unshare((void *)self->args[0].sh, mvt_page_size()))
 		TH_LOG("views remain after all were deleted and left: %s",
 		       strerror(errno));
+}
+
+/* ---- layout changes from a view while compaction moves the base's pages ---- */
+
+#define LC_CHUNK	(2UL << 20)
+#define LC_CHUNKS	8
+#define LC_SECONDS	10
+
+static struct {
+	char *mem;
+	size_t ps;
+	atomic_bool stop;
+	atomic_ulong layout_ops, compactions, touches;
+	long view;
+	int error;
+} lc;
+
+static __thread sigjmp_buf lc_jump;
+
+/* Pages come and go under the threads: a fault skips the access. */
+static void lc_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(lc_jump, 1);
+}
+
+static void *lc_compactor(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&lc.stop)) {
+		int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+
+		if (fd < 0 || write(fd, "1", 1) != 1)
+			lc.error = errno;
+		if (fd >= 0)
+			close(fd);
+		if (lc.error)
+			break;
+		atomic_fetch_add(&lc.compactions, 1);
+	}
+	return NULL;
+}
+
+/* In the base: store to random pages, so the base holds what compaction moves. */
+static void *lc_base_writer(void *arg)
+{
+	unsigned int seed = 7;
+	size_t pages = LC_CHUNKS * LC_CHUNK / lc.ps;
+
+	(void)arg;
+	while (!atomic_load(&lc.stop)) {
+		volatile char *p = lc.mem + (rand_r(&seed) % pages) * lc.ps;
+
+		if (sigsetjmp(lc_jump, 1))
+			continue;
+		*p = *p + 1;
+		atomic_fetch_add(&lc.touches, 1);
+	}
+	return NULL;
+}
+
+/* In a view: replace, split and move chunks; read a few pages. */
+static void *lc_view_layout(void *arg)
+{
+	unsigned int seed = 11;
+	size_t pages = LC_CHUNK / lc.ps;
+
+	(void)arg;
+	if (mmview_migrate(lc.view) < 0) {
+		lc.error = errno;
+		return NULL;
+	}
+	while (!atomic_load(&lc.stop)) {
+		char *p = lc.mem + (rand_r(&seed) % LC_CHUNKS) * LC_CHUNK;
+		size_t off = (rand_r(&seed) % (pages - 4)) * lc.ps;
+
+		switch (rand_r(&seed) % 4) {
+		case 0:
+			if (mmap(p, LC_CHUNK, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p)
+				lc.error = errno;
+			madvise(p, LC_CHUNK, MADV_NOHUGEPAGE);
+			break;
+		case 1:
+			mprotect(p + off, 4 * lc.ps, PROT_READ);
+			mprotect(p + off, 4 * lc.ps, PROT_READ | PROT_WRITE);
+			break;
+		case 2:
+			if (mremap(p, LC_CHUNK / 2, LC_CHUNK / 2,
+				   MREMAP_MAYMOVE | MREMAP_FIXED,
+				   p + LC_CHUNK / 2) == MAP_FAILED)
+				lc.error = errno;
+			if (mmap(p, LC_CHUNK / 2, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p)
+				lc.error = errno;
+			madvise(p, LC_CHUNK, MADV_NOHUGEPAGE);
+			break;
+		case 3:
+			for (int k = 0; k < 8; k++)
+				(void)((volatile char *)p)[(rand_r(&seed) % pages) * lc.ps];
+			break;
+		}
+		if (lc.error)
+			break;
+		atomic_fetch_add(&lc.layout_ops, 1);
+	}
+	return NULL;
+}
+
+TEST(compaction_during_layout_changes_keeps_views_coherent)
+{
+	size_t len = LC_CHUNKS * LC_CHUNK, pages, k;
+	long reader_view, differ = 0;
+	struct sigaction sa = { .sa_handler = lc_segv };
+	pthread_t th[3];
+	unsigned int seed = 3;
+	char *raw, *seen;
+	unsigned long end;
+
+	lc.ps = mvt_page_size();
+	pages = len / lc.ps;
+	raw = mmap(NULL, len + LC_CHUNK, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	lc.mem = (char *)(((uintptr_t)raw + LC_CHUNK - 1) & ~(LC_CHUNK - 1));
+	/* 4 KiB pages: compaction moves them one by one. */
+	ASSERT_EQ(0, madvise(lc.mem, len, MADV_NOHUGEPAGE));
+	for (k = 0; k < pages; k++)
+		lc.mem[k * lc.ps] = 1;
+	seen = malloc(pages);
+	ASSERT_NE(NULL, seen);
+	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
+	lc.view = mmview_create();
+	ASSERT_LE(1, lc.view);
+	reader_view = mmview_create();
+	ASSERT_LE(1, reader_view);
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, lc_compactor, NULL));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, lc_base_writer, NULL));
+	ASSERT_EQ(0, pthread_create(&th[2], NULL, lc_view_layout, NULL));
+
+	/* This thread reads from a third view, keeping copies there. */
+	ASSERT_LE(0, mmview_migrate(reader_view));
+	end = mvt_now_ms() + LC_SECONDS * 1000UL;
+	while (mvt_now_ms() < end) {
+		size_t off = (rand_r(&seed) % pages) * lc.ps;
+
+		if (sigsetjmp(lc_jump, 1))
+			continue;
+		(void)((volatile char *)lc.mem)[off];
+	}
+	atomic_store(&lc.stop, true);
+	for (k = 0; k < 3; k++)
+		ASSERT_EQ(0, pthread_join(th[k], NULL));
+	ASSERT_EQ(0, lc.error) TH_LOG("a thread failed: %s", strerror(lc.error));
+
+	/* Quiet now: each page reads the same in this view, the base and the other. */
+	for (k = 0; k < pages; k++)
+		seen[k] = ((volatile char *)lc.mem)[k * lc.ps];
+	ASSERT_LE(0, mmview_migrate(0));
+	for (k = 0; k < pages; k++)
+		differ += seen[k] != ((volatile char *)lc.mem)[k * lc.ps];
+	ASSERT_LE(0, mmview_migrate(lc.view));
+	for (k = 0; k < pages; k++)
+		differ += seen[k] != ((volatile char *)lc.mem)[k * lc.ps];
+	ASSERT_LE(0, mmview_migrate(0));
+	TH_LOG("%lu layout changes, %lu compactions, %lu stores in the base",
+	       atomic_load(&lc.layout_ops), atomic_load(&lc.compactions),
+	       atomic_load(&lc.touches));
+	EXPECT_EQ(0, differ);
+	EXPECT_LT(0UL, atomic_load(&lc.layout_ops));
+	EXPECT_LT(0UL, atomic_load(&lc.compactions));
+	EXPECT_LT(0UL, atomic_load(&lc.touches));
+	free(seen);
 }
 
 TEST_HARNESS_MAIN
