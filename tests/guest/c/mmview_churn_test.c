@@ -22,7 +22,7 @@
  * migration and compaction invalidate the base holding only a page's
  * anon_vma lock, which excludes no layout change, and must still drop every
  * view's copy (a KASAN report or a page that reads differently in two views
- * fails it).
+ * fails it). MMVIEW_CHURN_THP=1 runs it with THP on (see there).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -584,6 +584,15 @@ TEST(compaction_during_layout_changes_keeps_views_coherent)
 	char *raw, *seen;
 	unsigned long end;
 
+	/*
+	 * No THP, as in every test here: 4 KiB pages, which compaction moves.
+	 * MMVIEW_CHURN_THP=1 leaves THP on: on arm64 that hit a VM_BUG_ON
+	 * in split_huge_pmd_locked() once (the anon_vma root of a view VMA
+	 * that maps a base THP by PMD, split by the unmap that mremap()'s
+	 * mirror falls back to), not fixed yet.
+	 */
+	if (!getenv("MMVIEW_CHURN_THP"))
+		ASSERT_EQ(0, mvt_process_setup());
 	lc.ps = mvt_page_size();
 	pages = len / lc.ps;
 	raw = mmap(NULL, len + LC_CHUNK, PROT_READ | PROT_WRITE,
