@@ -26,7 +26,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -495,14 +494,12 @@ static void *lc_compactor(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&lc.stop)) {
-		int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+		int err = mvt_write_file("/proc/sys/vm/compact_memory", "1");
 
-		if (fd < 0 || write(fd, "1", 1) != 1)
-			lc.error = errno;
-		if (fd >= 0)
-			close(fd);
-		if (lc.error)
+		if (err) {
+			lc.error = -err;
 			break;
+		}
 		atomic_fetch_add(&lc.compactions, 1);
 	}
 	return NULL;
