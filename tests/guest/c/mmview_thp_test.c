@@ -8,7 +8,8 @@
  * Huge pages made by faults are the process's too: a huge zero page read in
  * one view and written in another, an mTHP (64 KiB) first touched from a
  * view, and a THP split by MADV_DONTNEED or mprotect() of part of it from a
- * view stay one set of pages for every view.
+ * view stay one set of pages for every view, also where views merged VMAs
+ * that the base keeps apart.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -356,6 +357,84 @@ TEST_F_TIMEOUT(thp, views_map_the_base_thp_with_a_pmd, 300)
 	expect_same_pfn(_metadata, self, q + 9 * 4096);
 	ASSERT_EQ(0, WOK(WCH(1), MVT_CHECK, (long)q + 10 * 4096,
 			 HPAGE - 10 * 4096, 0x5d5d5d5d5d5d5d5dL));
+}
+
+/*
+ * Views merge VMAs that the base keeps apart: a fresh huge-page range next
+ * to touched memory gets an anon_vma of its own in the base at its first
+ * fault, then MADV_NOHUGEPAGE makes both neighbours' flags equal. The views,
+ * which had not touched the fresh range, merge it into the touched one,
+ * whose anon_vma has another root. Such a view must map the base's THP
+ * with PTEs: splitting a PMD mapping in a VMA of another root trips rmap's
+ * checks (VM_BUG_ON_FOLIO in __page_check_anon_rmap()). Then a 4 KiB
+ * mprotect() splits every view's VMA and mapping, and all views still
+ * share the pages.
+ */
+TEST_F_TIMEOUT(thp, thp_in_a_vma_merged_only_in_views, 300)
+{
+	long merged_kb = (long)(2 * HPAGE >> 10);
+	char *m, *q;
+	int i;
+
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	m = map_aligned(2 * HPAGE);
+	ASSERT_NE(NULL, m);
+	q = m + HPAGE;
+	/* The first half: an anon_vma in the base, linked by every view. */
+	memset(m, 0x61, HPAGE);
+	for (i = 1; i < NW; i++)
+		ASSERT_EQ(0x6161616161616161L, WRPC(WCH(i), MVT_LOAD,
+						    (long)m).ret);
+	/* The second half: fresh, huge, faulted in the base only. */
+	ASSERT_EQ(q, mmap(q, HPAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	ASSERT_EQ(0, madvise(q, HPAGE, MADV_HUGEPAGE));
+	memset(q, 0x62, HPAGE);
+	ASSERT_EQ((long)(HPAGE >> 10), anon_huge_kb(self, mvt_gettid(), q))
+		TH_LOG("the base got no THP for the range");
+	ASSERT_EQ(0, madvise(q, HPAGE, MADV_NOHUGEPAGE));
+	/* The state this test is about: one VMA in the views, two in the base. */
+	ASSERT_EQ((long)(HPAGE >> 10),
+		  mvt_smaps_value(mvt_gettid(), q, "Size:", self->smaps,
+				  SMAPS_SIZE));
+	for (i = 1; i < NW; i++) {
+		long view = self->view[i];
+
+		ASSERT_EQ(merged_kb, mvt_smaps_value(self->tid[i], q, "Size:",
+						     self->smaps, SMAPS_SIZE))
+			TH_LOG("view %ld did not merge the halves", view);
+	}
+
+	for (i = 1; i < NW; i++) {
+		long view = self->view[i];
+
+		ASSERT_EQ(0x6262626262626262L,
+			  WRPC(WCH(i), MVT_LOAD, (long)q + 5 * 4096).ret);
+		ASSERT_EQ(0, anon_huge_kb(self, self->tid[i], q))
+			TH_LOG("view %ld maps a THP of another anon_vma root "
+			       "with a PMD", view);
+	}
+	ASSERT_EQ((long)(HPAGE >> 10), anon_huge_kb(self, mvt_gettid(), q));
+
+	/* Splits the VMAs (and the base's PMD) in every view. */
+	ASSERT_EQ(0, WRPC(WCH(2), MVT_SYSCALL, SYS_mprotect,
+			  (long)q + 7 * 4096, 4096, PROT_READ).ret);
+	WOK(WCH(1), MVT_STORE, (long)q + 9 * 4096, 0x63);
+	ASSERT_EQ(0x63, *(volatile long *)(q + 9 * 4096));
+	for (i = 0; i < NW; i++) {
+		long view = self->view[i];
+
+		ASSERT_EQ(0x63, WRPC(WCH(i), MVT_LOAD, (long)q + 9 * 4096).ret)
+			TH_LOG("view %ld", view);
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)q + 10 * 4096,
+				 HPAGE - 10 * 4096, 0x6262626262626262L));
+		ASSERT_EQ(0, WOK(WCH(i), MVT_CHECK, (long)m, HPAGE,
+				 0x6161616161616161L));
+	}
+	expect_same_pfn(_metadata, self, q + 5 * 4096);
+	expect_same_pfn(_metadata, self, q + 9 * 4096);
+	ASSERT_EQ(0, mvt_smaps_flag(self->tid[1], q + 7 * 4096, "wr",
+				    self->smaps, SMAPS_SIZE));
 }
 
 TEST_HARNESS_MAIN
