@@ -13,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,6 +437,133 @@ TEST_F_TIMEOUT(thp, thp_in_a_vma_merged_only_in_views, 300)
 	expect_same_pfn(_metadata, self, q + 9 * 4096);
 	ASSERT_EQ(0, mvt_smaps_flag(self->tid[1], q + 7 * 4096, "wr",
 				    self->smaps, SMAPS_SIZE));
+}
+
+/*
+ * MADV_COLLAPSE from a view over a range that changes under it: while it
+ * collapses the view's unshared huge pages (taking mmap_lock again for
+ * each), another thread of the view moves shared memory over the far end
+ * of the range with mremap(), a layout change that every view applies, and
+ * reads it. The view's own collapse stops where the unshared range now
+ * ends; the shared part collapses in the base (madvise_collapse_base()),
+ * never into a private copy of the view that the base's later stores would
+ * not reach. (The collapse, and khugepaged, look the VMA up again after
+ * dropping mmap_lock, and refuse shared memory there too; that narrower
+ * window, between a scan and the collapse it starts, is not timed here.)
+ */
+#define CU_HPAGES	32
+#define CU_MOVED	8	/* huge pages moved over the end of the range */
+
+static struct {
+	char *mem;
+	long view;
+	atomic_int started, done;
+	int ret, err;
+} cu;
+
+static void *cu_collapser(void *arg)
+{
+	(void)arg;
+	if (mmview_migrate(cu.view) < 0) {
+		cu.ret = -1;
+		cu.err = errno;
+	} else {
+		atomic_store(&cu.started, 1);
+		cu.ret = madvise(cu.mem, CU_HPAGES * HPAGE, MADV_COLLAPSE);
+		cu.err = errno;
+	}
+	atomic_store(&cu.done, 1);
+	return NULL;
+}
+
+/* No fixture data: the views come after mmview_unshare(). */
+FIXTURE(collapse) {
+};
+
+FIXTURE_SETUP(collapse)
+{
+}
+
+FIXTURE_TEARDOWN(collapse)
+{
+}
+
+TEST_F_TIMEOUT(collapse, from_a_view_while_shared_memory_moves_in, 600)
+{
+	size_t len = CU_HPAGES * HPAGE, moved = CU_MOVED * HPAGE, k;
+	char *sh, *dst, *smaps = malloc(SMAPS_SIZE);
+	long huge_kb;
+	pthread_t th;
+	int64_t pfn;
+
+	ASSERT_NE(NULL, smaps);
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	/* Faults map small pages; only MADV_COLLAPSE makes huge ones. */
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "never");
+	cu.mem = map_aligned(len);
+	sh = map_aligned(moved);
+	ASSERT_NE(NULL, cu.mem);
+	ASSERT_NE(NULL, sh);
+	dst = cu.mem + len - moved;
+	ASSERT_EQ(0, madvise(cu.mem, len, MADV_HUGEPAGE));
+	ASSERT_EQ(0, madvise(sh, moved, MADV_HUGEPAGE));
+	ASSERT_EQ(0, mmview_unshare(cu.mem, len));
+	cu.view = mmview_create();
+	ASSERT_LE(1, cu.view);
+	memset(sh, 0x72, moved);
+	ASSERT_LE(0, mmview_migrate(cu.view));
+	/* The view's own writable copies: read-only ones do not collapse. */
+	memset(cu.mem, 0x71, len);
+	ASSERT_EQ(0, pthread_create(&th, NULL, cu_collapser, NULL));
+
+	/* Well inside the MADV_COLLAPSE call, far from its end. */
+	while (!atomic_load(&cu.started))
+		;
+	mvt_sleep_ms(100);
+	ASSERT_EQ(dst, mremap(sh, moved, moved, MREMAP_MAYMOVE | MREMAP_FIXED,
+			      dst));
+	/* One read per page table: fault-around maps the rest. */
+	for (k = 0; k < moved; k += HPAGE)
+		ASSERT_EQ(0x72, ((volatile char *)dst)[k]);
+	ASSERT_FALSE(atomic_load(&cu.done))
+		TH_LOG("MADV_COLLAPSE ended before the move");
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	/*
+	 * EINVAL only when the move came just as the collapse reached it:
+	 * the range changed under it, and the base's part was not tried.
+	 */
+	if (cu.ret)
+		ASSERT_EQ(EINVAL, cu.err) TH_LOG("MADV_COLLAPSE: %s",
+						 strerror(cu.err));
+	huge_kb = mvt_smaps_value(mvt_gettid(), cu.mem, "AnonHugePages:",
+				  smaps, SMAPS_SIZE);
+	ASSERT_EQ((long)((len - moved) >> 10), huge_kb)
+		TH_LOG("the view's unshared huge pages");
+
+	ASSERT_LE(0, mmview_migrate(0));
+	if (!cu.ret)
+		ASSERT_EQ((long)(moved >> 10),
+			  mvt_smaps_value(mvt_gettid(), dst, "AnonHugePages:",
+					  smaps, SMAPS_SIZE))
+			TH_LOG("the base did not collapse the shared memory");
+	memset(dst, 0x73, moved);
+	pfn = mvt_pfn(mvt_gettid(), dst + 5 * 4096);
+	ASSERT_LT(0, pfn);
+	ASSERT_LE(0, mmview_migrate(cu.view));
+	ASSERT_EQ(0, mvt_smaps_value(mvt_gettid(), dst, "AnonHugePages:",
+				     smaps, SMAPS_SIZE))
+		TH_LOG("the view collapsed shared memory into its own copy");
+	for (k = 0; k < moved; k += 4096)
+		ASSERT_EQ(0x73, ((volatile char *)dst)[k])
+			TH_LOG("the view reads a copy of its own at +%zu", k);
+	ASSERT_EQ(pfn, mvt_pfn(mvt_gettid(), dst + 5 * 4096));
+	/* The unshared range keeps the view's own contents. */
+	ASSERT_EQ(0x71, cu.mem[0]);
+	ASSERT_LE(0, mmview_migrate(0));
+	ASSERT_EQ(0, cu.mem[0]);
+	free(smaps);
 }
 
 TEST_HARNESS_MAIN
