@@ -4,7 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_PATH, renderInit, shellQuote } from '../src/image/init.ts';
+import { BENCH_SMOKE_ARGS, DEMO_PATH, renderInit, shellQuote } from '../src/image/init.ts';
+import { MM_GUEST_DIR, MM_PREFIX, MM_RUNNER } from '../src/mmselftests/programs.ts';
+import { SOAK_PREFIX, SOAK_RUNNER } from '../src/soak/config.ts';
+import { bootInit, relocate, type GuestFile } from './init-harness.ts';
 import { renderFileList, withParents } from '../src/image/filelist.ts';
 import { addEntries, collectEntries } from '../src/image/contents.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -24,13 +27,122 @@ test('shellQuote round-trips through sh', () => {
   assert.equal(out, args.slice(2).map((a) => `[${a}]\n`).join(''));
 });
 
-test('/init is valid sh and knows every mode', () => {
+test('/init is valid sh', () => {
   const init = renderInit();
   assert.ok(init.startsWith('#!/bin/sh\n'));
-  execFileSync('/bin/sh', ['-n', '-c', init]); // syntax check
-  for (const needle of ['mmview.mode=', 'MMVIEW-BEGIN', 'MMVIEW-END', 'MMVIEW-DONE', 'MMVIEW-EXIT', 'MMVIEW-RUN-BEGIN', 'poweroff -f', 'echo scan > $kmemleak', 'echo clear > $kmemleak', 'setsid cttyhack sh', '/etc/mmview/cmd', 'timeout -s KILL']) {
-    assert.ok(init.includes(needle), needle);
-  }
+  execFileSync('/bin/sh', ['-n', '-c', init]); // every branch parses, not only those the runs below take
+});
+
+// ---- /init's mode dispatch, run whole under sh against a fake root (init-harness.ts) ----
+
+/** What every boot does before the mode's work: the stand-ins' transcript of the mounts. */
+const BOOT = [
+  '[mount -t proc proc /proc]',
+  '[mount -t sysfs sysfs /sys]',
+  '[mount -t devtmpfs devtmpfs /dev]',
+  '[mkdir -p /dev/pts /dev/shm]',
+  '[mount -t devpts devpts /dev/pts]',
+  '[mount -t tmpfs tmpfs /dev/shm]',
+  '[mount -t debugfs debugfs /sys/kernel/debug]',
+  '[mount -t tmpfs tmpfs /tmp]',
+  '[mount -t cgroup2 cgroup2 /sys/fs/cgroup]',
+  '[hostname mmview]',
+];
+/** What every boot ends with. */
+const POWEROFF = ['[sync]', '[poweroff -f]'];
+const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+
+/**
+ * A guest with two tests (one failing, plus files that are not programs), the
+ * mm selftests' and the soak's runners, one benchmark, kmemleak and a `run`
+ * command. Each program says what it got: arguments, FOO from mmview.env,
+ * kmemleak's last command, and stdin (the console's unless /init closes it).
+ */
+function guest(root: string): Record<string, GuestFile> {
+  const prog = (text: string): GuestFile => ({ text: `#!/bin/sh\n${text}\n`, mode: 0o755 });
+  const list = (names: string, say: string): GuestFile => prog(`if [ "$1" = --list ]; then echo ${names}; else echo "${say} $1"; fi`);
+  return {
+    '/tests/a': prog(`echo "a FOO=$FOO kmemleak=$(cat ${root}${KMEMLEAK}) stdin=$(cat)"`),
+    '/tests/b': prog('echo b; exit 3'),
+    '/tests/notes.txt': { text: 'not a program\n' },
+    '/tests/sub/c': prog('echo c'),
+    [`${MM_GUEST_DIR}/${MM_RUNNER}`]: list('x y', 'mm'),
+    [SOAK_RUNNER]: list('stress-ng', 'soak'),
+    '/bench/b1': prog('echo "b1 [$*]"'),
+    '/etc/mmview/bench-args': { text: `${shellQuote(['--reps', '3', 'two words'])}\n` },
+    '/usr/bin/demo': prog('echo "demo [$*] in $(pwd)/ FOO=$FOO stdin=$(cat)"; exit 7'),
+    '/etc/mmview/cmd': { text: `${shellQuote([join(root, 'usr/bin/demo'), 'arg one'])}\n` },
+    [KMEMLEAK]: { text: '', mode: 0o666 },
+  };
+}
+
+/** Boot the guest with `cmdline`; the console's lines after the mounts (which are checked). */
+function boot(cmdline: string): string[] {
+  const lines = bootInit(renderInit(), cmdline, guest, 'typed on the console\n');
+  assert.deepEqual(lines.slice(0, BOOT.length), BOOT);
+  return lines.slice(BOOT.length);
+}
+
+const ENV = 'console=ttyS0 mmview.env=FOO=bar';
+/** The markers and output of one program's run. */
+const run = (name: string, out: string, status = 0): string[] => [`MMVIEW-BEGIN ${name}`, out, `MMVIEW-END ${name} ${status}`];
+const TESTS = [...run('a', 'a FOO=bar kmemleak=clear stdin='), ...run('b', 'b', 3)];
+const MM = [...run(`${MM_PREFIX}x`, 'mm x'), ...run(`${MM_PREFIX}y`, 'mm y')];
+const SOAK = run(`${SOAK_PREFIX}stress-ng`, 'soak stress-ng');
+const SCAN = ['[sleep 5]', 'scan'];
+
+test('/init mode=test: /tests, mm selftests, tiny benchmarks and soak between kmemleak clear and scan, then DONE', () => {
+  assert.deepEqual(boot(`${ENV} mmview.mode=test mmview.test_timeout=30`), [
+    ...TESTS,
+    ...MM,
+    ...run('bench/b1', `b1 [${BENCH_SMOKE_ARGS.join(' ')}]`),
+    ...SOAK,
+    ...SCAN,
+    'MMVIEW-DONE',
+    ...POWEROFF,
+  ]);
+});
+
+test('/init mode=test runs only the parts mmview.parts names', () => {
+  assert.deepEqual(boot(`${ENV} mmview.mode=test mmview.parts=tests,soak`), [...TESTS, ...SOAK, ...SCAN, 'MMVIEW-DONE', ...POWEROFF]);
+  assert.deepEqual(boot(`${ENV} mmview.mode=test mmview.parts=mm`), [...MM, ...SCAN, 'MMVIEW-DONE', ...POWEROFF]);
+});
+
+test('/init mode=bench runs every benchmark with /etc/mmview/bench-args, and nothing else', () => {
+  assert.deepEqual(boot(`${ENV} mmview.mode=bench`), [...run('bench/b1', 'b1 [--reps 3 two words]'), 'MMVIEW-DONE', ...POWEROFF]);
+});
+
+test('/init mode=soak runs the soak between kmemleak clear and scan', () => {
+  assert.deepEqual(boot(`${ENV} mmview.mode=soak`), [...SOAK, ...SCAN, 'MMVIEW-DONE', ...POWEROFF]);
+});
+
+test('/init mode=run runs /etc/mmview/cmd from / without the console and reports its status', () => {
+  assert.deepEqual(boot(`${ENV} mmview.mode=run`), ['MMVIEW-RUN-BEGIN', 'demo [arg one] in / FOO=bar stdin=', 'MMVIEW-EXIT 7', ...POWEROFF]);
+});
+
+test('/init mode=run interactive gives the command the console, then the guest shell', () => {
+  const shell = ["mmview: guest shell; 'exit' powers the VM off", '[setsid cttyhack sh]'];
+  assert.deepEqual(boot(`${ENV} mmview.mode=run mmview.interactive=1 mmview.rows=40 mmview.cols=132`), [
+    'MMVIEW-RUN-BEGIN',
+    '[setsid cttyhack sh /etc/mmview/cmd]',
+    'MMVIEW-EXIT 0',
+    '[stty rows 40 cols 132]',
+    ...shell,
+    ...POWEROFF,
+  ]);
+});
+
+test('/init without a mode, or with an unknown one, starts the guest shell', () => {
+  const shell = ["mmview: guest shell; 'exit' powers the VM off", '[setsid cttyhack sh]', ...POWEROFF];
+  assert.deepEqual(boot(ENV), shell);
+  assert.deepEqual(boot(`${ENV} mmview.mode=bogus mmview.rows=40`), shell); // no stty without both sizes
+});
+
+test('relocate moves every absolute path of /init under the fake root, and nothing else', () => {
+  assert.equal(
+    relocate('export PATH=/usr/sbin:/bin HOME=/root\ncd / && x </dev/null 2>/dev/null "/tests/$t" $(ls /bench) ./rel ${d}/f a/b', '/R'),
+    'export PATH=/R/usr/sbin:/R/bin HOME=/R/root\ncd /R/ && x </R/dev/null 2>/R/dev/null "/R/tests/$t" $(ls /R/bench) ./rel ${d}/f a/b',
+  );
 });
 
 test('renderFileList adds parents once and formats gen_init_cpio lines', () => {

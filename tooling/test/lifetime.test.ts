@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boundToParent, findSetpriv } from '../src/vm/lifetime.ts';
+import { probeKvm } from '../src/vm/probe.ts';
 
-const LIFETIME = join(import.meta.dirname, '..', 'src', 'vm', 'lifetime.ts');
+const VM_DIR = join(import.meta.dirname, '..', 'src', 'vm');
+const dir = mkdtempSync(join(tmpdir(), 'mmview-lifetime-'));
+const NO_SETPRIV = findSetpriv() === undefined ? 'no setpriv on this host' : false;
 
 test('boundToParent wraps the command in setpriv --pdeathsig KILL', () => {
   assert.deepEqual(boundToParent('qemu', ['-m', '2G'], '/usr/bin/setpriv'), {
@@ -22,38 +26,68 @@ test('findSetpriv finds none among missing paths', () => {
   assert.equal(findSetpriv(['/nonexistent/setpriv']), undefined);
 });
 
-/** A node process that starts `sleep 300` like the tool starts QEMU and prints its pid. */
-function startParent(): Promise<{ parent: ReturnType<typeof spawn>; childPid: number }> {
-  const script = `
-    import { spawn } from 'node:child_process';
-    import { boundToParent, findSetpriv, killChildOnSignals } from ${JSON.stringify(LIFETIME)};
-    const b = boundToParent('sleep', ['300'], findSetpriv());
-    const child = spawn(b.cmd, b.args, { stdio: 'ignore' });
-    killChildOnSignals(child);
-    child.on('spawn', () => console.log(child.pid));
-    setInterval(() => undefined, 1000);
-  `;
-  const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    parent.stdout!.once('data', (d: Buffer) => resolve({ parent, childPid: Number(d.toString().trim()) }));
-    parent.once('error', reject);
-  });
+test('probeKvm names a missing QEMU, under setpriv or not', async () => {
+  const r = await probeKvm('/nonexistent/qemu-system-x86_64', [], 10_000);
+  assert.equal(r.ok, false);
+  assert.match(r.reason, /\/nonexistent\/qemu-system-x86_64/);
+});
+
+/** The entry points that start QEMU; each test's tool calls one of them for real. */
+type Starter = 'runConsole' | 'runInteractive' | 'probeKvm';
+
+/**
+ * The body of a stand-in tool that starts its "VM" through `starter`, the
+ * code path ./mmview run/test/bench take. The VM is `sh`, which writes its pid
+ * (the one QEMU would have: setpriv execs it) to `pidFile` and becomes `sleep 300`.
+ */
+function toolScript(starter: Starter, pidFile: string): string {
+  const vm = ['-c', 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 300', pidFile];
+  const call: Record<Starter, string> = {
+    runConsole: `(await import(${JSON.stringify(join(VM_DIR, 'console.ts'))})).runConsole({
+      qemu: 'sh', args: ${JSON.stringify(vm)}, logFile: ${JSON.stringify(`${pidFile}.log`)},
+      onLine: () => undefined, finished: () => false })`,
+    runInteractive: `(await import(${JSON.stringify(join(VM_DIR, 'console.ts'))})).runInteractive('sh', ${JSON.stringify(vm)})`,
+    probeKvm: `(await import(${JSON.stringify(join(VM_DIR, 'probe.ts'))})).probeKvm('sh', ${JSON.stringify(vm)}, 600_000)`,
+  };
+  // Exits 0 only if the VM ended on its own, which these tests never let happen.
+  return `await ${call[starter]};`;
+}
+
+interface Tool {
+  tool: ChildProcess;
+  exited: Promise<number | null>;
+  vmPid: number;
+}
+
+let runs = 0;
+
+/** Start a stand-in tool and wait until its VM runs. */
+async function startTool(starter: Starter): Promise<Tool> {
+  const pidFile = join(dir, `vm-${starter}-${++runs}.pid`);
+  const tool = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', toolScript(starter, pidFile)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<number | null>((r) => tool.once('exit', (code) => r(code)));
+  const end = Date.now() + 30_000;
+  while (!existsSync(pidFile)) {
+    if (Date.now() > end || tool.exitCode !== null || tool.signalCode !== null) {
+      tool.kill('SIGKILL');
+      assert.fail(`${starter}: the VM did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { tool, exited, vmPid: Number(readFileSync(pidFile, 'utf8').trim()) };
 }
 
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid));
   } catch {
     return false;
   }
-}
-
-function readStatus(pid: number): string {
+  // A zombie (exited, not yet reaped by the init that inherited it) is gone too.
   try {
-    return readFileSync(`/proc/${pid}/status`, 'utf8');
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
-    return 'State: Z';
+    return false;
   }
 }
 
@@ -66,18 +100,67 @@ async function gone(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-test('SIGTERM to the tool kills its VM and exits 143', async () => {
-  const { parent, childPid } = await startParent();
-  assert.ok(childPid > 0 && alive(childPid));
-  const exited = new Promise<number | null>((r) => parent.once('exit', (code) => r(code)));
-  parent.kill('SIGTERM');
-  assert.equal(await exited, 143);
-  assert.ok(await gone(childPid, 5000), `child ${childPid} outlived the tool`);
+/** Don't leave a `sleep 300` behind when an assertion fails. */
+function cleanUp(t: Tool): void {
+  for (const pid of [t.vmPid, t.tool.pid]) {
+    try {
+      if (pid !== undefined && pid > 0) process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+const STARTERS: readonly Starter[] = ['runConsole', 'runInteractive', 'probeKvm'];
+
+for (const starter of STARTERS) {
+  test(`${starter}: SIGTERM to the tool kills its VM and exits 143`, async () => {
+    const t = await startTool(starter);
+    try {
+      assert.ok(t.vmPid > 0 && alive(t.vmPid));
+      t.tool.kill('SIGTERM');
+      assert.equal(await t.exited, 143);
+      assert.ok(await gone(t.vmPid, 10_000), `VM ${t.vmPid} outlived the tool`);
+    } finally {
+      cleanUp(t);
+    }
+  });
+
+  test(`${starter}: the VM dies with the tool even when the tool is SIGKILLed`, { skip: NO_SETPRIV }, async () => {
+    const t = await startTool(starter);
+    try {
+      assert.ok(alive(t.vmPid));
+      t.tool.kill('SIGKILL');
+      await t.exited;
+      assert.ok(await gone(t.vmPid, 10_000), `VM ${t.vmPid} outlived the killed tool`);
+    } finally {
+      cleanUp(t);
+    }
+  });
+}
+
+test('runConsole: SIGINT to the tool kills its VM and exits 130', async () => {
+  const t = await startTool('runConsole');
+  try {
+    t.tool.kill('SIGINT');
+    assert.equal(await t.exited, 130);
+    assert.ok(await gone(t.vmPid, 10_000), `VM ${t.vmPid} outlived the tool`);
+  } finally {
+    cleanUp(t);
+  }
 });
 
-test('the VM dies with the tool even when the tool is SIGKILLed', { skip: findSetpriv() === undefined ? 'no setpriv on this host' : false }, async () => {
-  const { parent, childPid } = await startParent();
-  assert.ok(alive(childPid));
-  parent.kill('SIGKILL');
-  assert.ok(await gone(childPid, 5000), `child ${childPid} outlived the killed tool`);
+test('runInteractive: SIGINT belongs to the guest and kills neither the tool nor the VM', async () => {
+  const t = await startTool('runInteractive');
+  try {
+    t.tool.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(t.tool.exitCode, null, 'the tool exited on SIGINT');
+    assert.ok(alive(t.vmPid), 'the VM died on SIGINT');
+    t.tool.kill('SIGTERM');
+    assert.equal(await t.exited, 143);
+    assert.ok(await gone(t.vmPid, 10_000), `VM ${t.vmPid} outlived the tool`);
+  } finally {
+    cleanUp(t);
+  }
 });

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { evaluateProgram, parseTap } from '../src/results/tap.ts';
 import { judgeSkips, parseSkipList, SKIPS_PATH } from '../src/results/skips.ts';
+import { summarize } from '../src/results/summary.ts';
+import { programJudge } from '../src/pipeline/verdict.ts';
 
 const SKIPPING = ['TAP version 13', '1..3', 'ok 1 a.one', 'ok 2 a.two # SKIP no protection keys: Function not implemented', 'ok 3 b.three # SKIP KSM not configured', '# PASSED: 3 / 3 tests passed.'];
 const run = (lines: string[]) => ({ name: 'mmview_x_test', lines, status: 0, timedOut: false });
@@ -59,4 +61,16 @@ test('judgeSkips: a TODO point needs an entry as a skip does', () => {
   const r = judgeSkips(evaluateProgram(run(lines)), [], 'x86_64');
   assert.equal(r.failed, 1);
   assert.match(r.problems[0] ?? '', /a\.two skipped \(not written yet\)/);
+});
+
+test('programJudge: a guest test program\'s unlisted skip fails the boot it ran in', () => {
+  const rules = { label: 'x86_64', testTimeout: 60, allowlist: [] };
+  const guest = { done: true, vmTimedOut: false, panicked: false };
+  const unlisted = programJudge({ ...rules, skipList: parseSkipList('mmview_x_test | a.two | x86_64 | r\n') }).evaluate(run(SKIPPING));
+  assert.deepEqual([unlisted.passed, unlisted.failed, unlisted.skipped], [1, 1, 1]);
+  assert.match(unlisted.problems[0] ?? '', /b\.three skipped \(KSM not configured\), and .* has no entry for it on x86_64/);
+  assert.equal(summarize([unlisted], [], guest).ok, false);
+  const listed = programJudge({ ...rules, skipList: parseSkipList('mmview_x_test | * | x86_64 | r\n') }).evaluate(run(SKIPPING));
+  assert.deepEqual([listed.failed, listed.skipped], [0, 2]);
+  assert.equal(summarize([listed], [], guest).ok, true);
 });

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { detectKvm, type KvmStatus } from '../host/kvm.ts';
-import { targetName } from '../arch.ts';
+import { targetName, type ArchSpec } from '../arch.ts';
 import { qemuArgs } from '../vm/qemu.ts';
 import { cachedProbe, probeKey, probeKvm, readCachedProbe, type ProbeResult } from '../vm/probe.ts';
 import { warn } from '../util/log.ts';
@@ -34,17 +34,30 @@ export async function decideAccel(f: AccelFacts): Promise<Accel> {
   return { usable: r.ok, reason: r.reason };
 }
 
+/**
+ * The host facts the rule reads: whether /dev/kvm can run the guest arch, and
+ * the probe boot. A parameter so that tests can give a host with /dev/kvm
+ * whose probe fails, which the machine running them may not be.
+ */
+export interface KvmHost {
+  device: (arch: ArchSpec, hostMachine: string) => KvmStatus;
+  probe: (qemu: string, args: readonly string[]) => Promise<ProbeResult>;
+}
+
+export const THIS_HOST: KvmHost = { device: detectKvm, probe: probeKvm };
+
 /** KVM or TCG for this context's arch; `boot: false` never starts QEMU (--dry-run). */
-export async function chooseAccel(ctx: Context, image: string, initrd: string, opts: { boot: boolean } = { boot: true }): Promise<Accel> {
+export async function chooseAccel(ctx: Context, image: string, initrd: string, opts: { boot: boolean; host?: KvmHost } = { boot: true }): Promise<Accel> {
+  const host = opts.host ?? THIS_HOST;
   const qemu = ctx.target.arch.qemu;
   const cacheFile = join(ctx.paths.hostTools, 'kvm-probe.json');
   const key = probeKey(qemu);
-  const device = detectKvm(ctx.target.arch, ctx.hostMachine);
+  const device = host.device(ctx.target.arch, ctx.hostMachine);
   const probeArgs = (): string[] => qemuArgs({ arch: ctx.target.arch, kernel: image, initrd, kvm: true, mode: 'shell', interactive: false });
   const a = await decideAccel({
     device,
     cached: device.usable ? readCachedProbe(cacheFile, key) : undefined,
-    probe: opts.boot ? () => ctx.timer.run('kvm-probe', () => cachedProbe(cacheFile, key, () => probeKvm(qemu, probeArgs()))) : undefined,
+    probe: opts.boot ? () => ctx.timer.run('kvm-probe', () => cachedProbe(cacheFile, key, () => host.probe(qemu, probeArgs()))) : undefined,
   });
   if (!a.usable && opts.boot) warn(`no KVM (${a.reason}); using TCG, which is much slower`);
   return a;

@@ -5,15 +5,13 @@ import { logFile } from '../paths.ts';
 import { MarkerTracker } from '../results/markers.ts';
 import { findSplats, formatSplat } from '../results/splat.ts';
 import { closingLine, combineSummaries, failedStep, labelSummary, renderSummary, summarize, type Row, type Summary } from '../results/summary.ts';
-import { evaluateProgram, type ProgramResult } from '../results/tap.ts';
-import { evaluateBenchProgram } from '../results/bench.ts';
-import { benchRunName, isBenchRunName } from '../bench/check.ts';
+import type { ProgramResult } from '../results/tap.ts';
+import { benchRunName } from '../bench/check.ts';
 import { ALLOWLIST_FILE, readAllowlist, type Allowance } from '../mmselftests/allowlist.ts';
-import { judgeSkips, readSkipList, SKIPS_FILE, type SkipAllowance } from '../results/skips.ts';
-import { evaluateMmSelftest, groupAllowed, unusedAllowances, type MmEvaluation } from '../mmselftests/evaluate.ts';
-import { isMmRunName, mmRunName } from '../mmselftests/programs.ts';
+import { readSkipList, SKIPS_FILE, type SkipAllowance } from '../results/skips.ts';
+import { groupAllowed, unusedAllowances, type MmEvaluation } from '../mmselftests/evaluate.ts';
+import { mmRunName } from '../mmselftests/programs.ts';
 import { formatDifference, type CaseDifference } from '../mmselftests/compare.ts';
-import type { ProgramRun } from '../results/markers.ts';
 import { createTree } from '../tree/create.ts';
 import { exportPatches } from '../tree/export.ts';
 import { readSeriesPatches } from '../tree/state.ts';
@@ -24,18 +22,18 @@ import { tailFile } from '../util/exec.ts';
 import { UserError, errorLine } from '../util/errors.ts';
 import { StageTimer, displayPath, formatDuration, info, warn } from '../util/log.ts';
 import { hostArch, type ArchName, type TcgCpu, type TestArch } from '../arch.ts';
-import { ensurePrerequisites } from '../host/prerequisites.ts';
-import { checkBuild32 } from './build32.ts';
-import { bootLine, chooseAccel, type Accel } from './accel.ts';
+import { ensurePrerequisites, type Prerequisites } from '../host/prerequisites.ts';
+import type { Source } from '../source/fetch.ts';
+import { checkBuild32, type Build32Result } from './build32.ts';
+import { bootLine, chooseAccel, THIS_HOST, type Accel, type KvmHost } from './accel.ts';
 import { runQemuArgs, testBootParts, testCpus, testQemuArgs, type VmSize } from './boots.ts';
 import { dryRunRun, dryRunTest, renderDryRun } from './dryrun.ts';
 import { testPlan, testPrerequisites } from './plan.ts';
 import { logSuffix, makeContext, type BuildOptions, type Context } from './context.ts';
 import { guestForParts, prepareGuest, type GuestImage } from './guest.ts';
-import { ensureHostPackages, ensureSource, ensureTree, prepareKernel, type KernelArtifacts } from './kernel.ts';
-import { runUnitCaptured, runUnitInteractive } from './unit.ts';
-import { isSoakRunName } from '../soak/config.ts';
-import { evaluateSoakProgram } from '../soak/evaluate.ts';
+import { ensureHostPackages, ensureSource, ensureTree, prepareKernel, type KernelArtifacts, type TreeCreator } from './kernel.ts';
+import { runUnitCaptured, runUnitInteractive, type UnitRun } from './unit.ts';
+import { programJudge } from './verdict.ts';
 import { prepareTestSoak } from '../soak/intest.ts';
 
 export { runCpu } from './boots.ts';
@@ -171,19 +169,23 @@ function reportMmSelftests(evaluations: readonly MmEvaluation[], allowlist: read
   }
 }
 
+/** One boot of `test`: one kernel on one CPU model, running some parts of the image. */
+export interface ArchBoot {
+  ctx: Context;
+  opts: TestOptions;
+  kernel: KernelArtifacts;
+  image: GuestImage;
+  kvm: Accel;
+  cpu: TcgCpu;
+  parts: readonly TestPart[];
+  label: string;
+  allowlist: readonly Allowance[];
+  skipList: readonly SkipAllowance[];
+}
+
 /** Boot one kernel on one CPU model and run the programs: the boot's labelled summary. */
-async function bootAndTest(
-  ctx: Context,
-  opts: TestOptions,
-  kernel: KernelArtifacts,
-  image: GuestImage,
-  kvm: Accel,
-  cpu: TcgCpu,
-  parts: readonly TestPart[],
-  label: string,
-  allowlist: readonly Allowance[],
-  skipList: readonly SkipAllowance[],
-): Promise<Summary> {
+async function bootAndTest(b: ArchBoot): Promise<Summary> {
+  const { ctx, opts, kernel, image, kvm, cpu, parts, label, allowlist, skipList } = b;
   const arch = ctx.target.arch;
   const guest = guestForParts(image, parts);
   const multiCpu = !kvm.usable && arch.tcgCpus.length > 1;
@@ -203,20 +205,7 @@ async function bootAndTest(
   const envNote = soakNote + (Object.keys(env).length > 0 ? `; ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '');
   const cpuNote = kvm.usable ? '' : ` on -cpu ${cpu.model}`;
   info('test', `${bootLine(ctx, kvm)}${cpuNote}: ${guest.tests.length} test program(s)${benchNote}${envNote}; console log: ${displayPath(consoleLog)}`);
-  // Test programs print TAP; benchmark programs one JSON document, checked for form only;
-  // mm selftest pairs are compared case by case, with the allowlist.
-  const mmEvaluations = new Map<string, MmEvaluation>();
-  const evaluate = (p: ProgramRun): ProgramResult => {
-    if (isBenchRunName(p.name)) return evaluateBenchProgram(p, { size: 'tiny', mmview: true }, opts.testTimeout);
-    if (isSoakRunName(p.name)) return evaluateSoakProgram(p, opts.testTimeout);
-    if (isMmRunName(p.name)) {
-      const ev = evaluateMmSelftest(p, allowlist, label, opts.testTimeout);
-      mmEvaluations.set(p.name, ev);
-      return ev.result;
-    }
-    // A skipped test point fails the run unless allowed-skips.txt lists it.
-    return judgeSkips(evaluateProgram(p, opts.testTimeout), skipList, label);
-  };
+  const { evaluate, mmEvaluations } = programJudge({ label, testTimeout: opts.testTimeout, allowlist, skipList });
 
   const tracker = new MarkerTracker();
   let begun = Date.now();
@@ -257,31 +246,46 @@ async function bootAndTest(
   return labelSummary(summarize(results, splats, { done: tracker.done, vmTimedOut: res.timedOut, panicked }), label);
 }
 
+/** Kernel, soak programs and initramfs of one arch. */
+async function prepareArch(ctx: Context, opts: TestOptions): Promise<{ kernel: KernelArtifacts; guest: GuestImage }> {
+  const kernel = await prepareKernel(ctx, opts, true);
+  const soak = await prepareTestSoak(ctx, kernel.headers, opts);
+  const guest = await prepareGuest(ctx, kernel, {
+    mode: 'test',
+    command: [],
+    adds: [],
+    filter: opts.filter,
+    guestTests: opts.guestTests,
+    extraEntries: soak.entries,
+    extraRuns: soak.runs,
+  });
+  return { kernel, guest };
+}
+
+/** What testArch does around its KVM decision and CPU models; tests stand in for the builds, the host's KVM and the boots. */
+export interface ArchSteps {
+  prepare: (ctx: Context, opts: TestOptions) => Promise<{ kernel: KernelArtifacts; guest: GuestImage }>;
+  kvmHost: KvmHost;
+  boot: (b: ArchBoot) => Promise<Summary>;
+}
+
+const BUILD_AND_BOOT: ArchSteps = { prepare: prepareArch, kvmHost: THIS_HOST, boot: bootAndTest };
+
 /** Build, pack and boot one arch (each TCG CPU model in turn); a failed build is a failed row. */
-async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): Promise<Summary[]> {
+export async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer, steps: ArchSteps = BUILD_AND_BOOT): Promise<Summary[]> {
   const ctx = makeContext({ ...opts, arch }, timer.scoped(arch));
   try {
     const allowlist = readAllowlist(join(ctx.paths.mmSelftestsSrc, ALLOWLIST_FILE));
     const skipList = readSkipList(join(ctx.paths.guestTestsSrc, SKIPS_FILE));
-    const kernel = await prepareKernel(ctx, opts, true);
-    const soak = await prepareTestSoak(ctx, kernel.headers, opts);
-    const guest = await prepareGuest(ctx, kernel, {
-      mode: 'test',
-      command: [],
-      adds: [],
-      filter: opts.filter,
-      guestTests: opts.guestTests,
-      extraEntries: soak.entries,
-      extraRuns: soak.runs,
-    });
+    const { kernel, guest } = await steps.prepare(ctx, opts);
     // One decision per arch (the same rule as run, bench and soak): it picks the CPU models too.
-    const kvm = await chooseAccel(ctx, kernel.image, guest.initrd);
+    const kvm = await chooseAccel(ctx, kernel.image, guest.initrd, { boot: true, host: steps.kvmHost });
     const multi = !kvm.usable && ctx.target.arch.tcgCpus.length > 1;
     const out: Summary[] = [];
     const cpus = testCpus(ctx.target.arch, kvm.usable, opts.cpu);
     for (const [i, cpu] of cpus.entries()) {
       const label = multi ? `${arch}/${cpu.label}` : arch;
-      out.push(await bootAndTest(ctx, opts, kernel, guest, kvm, cpu, testBootParts(cpus.length, i), label, allowlist, skipList));
+      out.push(await steps.boot({ ctx, opts, kernel, image: guest, kvm, cpu, parts: testBootParts(cpus.length, i), label, allowlist, skipList }));
     }
     return out;
   } catch (e) {
@@ -291,7 +295,26 @@ async function testArch(opts: TestOptions, arch: ArchName, timer: StageTimer): P
   }
 }
 
-export async function cmdTest(opts: TestOptions): Promise<number> {
+/** The steps of cmdTest that touch the host (install, run node, build, boot); tests stand in for them to check the order. */
+export interface TestSteps {
+  prerequisites: (p: Prerequisites, logFile: string) => Promise<{ installed: string[]; enabled: string[] }>;
+  unit: (repo: string, dir: string, hostArch: ArchName) => Promise<UnitRun>;
+  arch: (opts: TestOptions, arch: ArchName, timer: StageTimer) => Promise<Summary[]>;
+  source: (ctx: Context, acceptVersion: string | undefined) => Promise<Source>;
+  createTree: TreeCreator;
+  build32: (ctx: Context) => Promise<Build32Result>;
+}
+
+const HOST_TEST_STEPS: TestSteps = {
+  prerequisites: ensurePrerequisites,
+  unit: runUnitCaptured,
+  arch: testArch,
+  source: ensureSource,
+  createTree,
+  build32: checkBuild32,
+};
+
+export async function cmdTest(opts: TestOptions, steps: TestSteps = HOST_TEST_STEPS): Promise<number> {
   const timer = new StageTimer();
   const host = makeContext({ config: opts.config, buildDir: opts.buildDir }, timer);
   const plan = testPlan(opts, hostArch(host.hostMachine));
@@ -302,28 +325,29 @@ export async function cmdTest(opts: TestOptions): Promise<number> {
   }
   // Everything every part needs from the host, before the unit tests (git, dpkg-deb, xz) and the first build.
   await timer.run('packages', async () => {
-    const got = await ensurePrerequisites(testPrerequisites(plan, opts, host.hostMachine), logFile(host.paths, 'packages'));
+    const got = await steps.prerequisites(testPrerequisites(plan, opts, host.hostMachine), logFile(host.paths, 'packages'));
     if (got.enabled.length > 0) info('packages', `enabled Debian's ${got.enabled.join(', ')} architecture(s)`);
     if (got.installed.length > 0) info('packages', `installed ${got.installed.join(' ')}`);
   });
   const unitRows: Row[] = [];
   if (opts.unit) {
-    const unit = await timer.run('unit', () => runUnitCaptured(host.paths.repo, host.paths.unitTests));
-    info('unit', `host unit tests: ${unit.row.passed} passed, ${unit.row.failed} failed`);
+    const unit = await timer.run('unit', () => steps.unit(host.paths.repo, host.paths.unitTests, hostArch(host.hostMachine)));
+    info('unit', `host unit tests: ${unit.row.passed} passed, ${unit.row.failed} failed, ${unit.row.skipped} skipped`);
     if (!unit.ok) {
       process.stdout.write(unit.output.split('\n').filter((l) => /not ok|error|Error|expected|actual|at .*\.ts/.test(l)).slice(0, 60).join('\n') + '\n');
+      for (const p of unit.problems) process.stdout.write(`${p}\n`);
       process.stdout.write(`${closingLine(unit.row)}\n`);
       return 1;
     }
     unitRows.push(unit.row);
   }
   const parts: Summary[] = [];
-  for (const arch of plan.arches) parts.push(...(await testArch(opts, arch, timer)));
+  for (const arch of plan.arches) parts.push(...(await steps.arch(opts, arch, timer)));
   if (plan.build32) {
     const ctx = makeContext({ config: opts.config, buildDir: opts.buildDir, arch: 'x86_64' }, timer);
     // Alone (--arch i386) nothing else made build/linux: make sure it is there and matches patches/.
-    if (plan.arches.length === 0) await ensureTree(ctx, await ensureSource(ctx, opts.acceptVersion));
-    const b = await checkBuild32(ctx);
+    if (plan.arches.length === 0) await ensureTree(ctx, await steps.source(ctx, opts.acceptVersion), steps.createTree);
+    const b = await steps.build32(ctx);
     parts.push({ rows: [b.row], totals: { ...b.row, name: 'total' }, problems: b.problems, ok: b.row.failed === 0 });
   }
   const summary = combineSummaries(parts, unitRows);

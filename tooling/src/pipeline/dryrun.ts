@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { targetName } from '../arch.ts';
 import { displayPath } from '../util/log.ts';
 import type { GuestMode } from '../vm/qemu.ts';
-import { chooseAccel } from './accel.ts';
+import { chooseAccel, THIS_HOST, type KvmHost } from './accel.ts';
 import { commandLine, initrdPath, kernelImagePath, runQemuArgs, testBootParts, testCpus, testQemuArgs, type VmSize } from './boots.ts';
 import { makeContext, type BuildOptions, type Context } from './context.ts';
 import type { TestPlan } from './plan.ts';
@@ -22,10 +22,15 @@ export interface DryRunBoot {
   command: string;
 }
 
-async function bootFiles(ctx: Context, kernel: string | undefined, mode: GuestMode): Promise<{ image: string; initrd: string; kvm: boolean; accel: string; notBuilt: string[] }> {
+async function bootFiles(
+  ctx: Context,
+  kernel: string | undefined,
+  mode: GuestMode,
+  host: KvmHost = THIS_HOST,
+): Promise<{ image: string; initrd: string; kvm: boolean; accel: string; notBuilt: string[] }> {
   const image = kernelImagePath(ctx, kernel);
   const initrd = initrdPath(ctx, mode);
-  const a = await chooseAccel(ctx, image, initrd, { boot: false });
+  const a = await chooseAccel(ctx, image, initrd, { boot: false, host });
   return {
     image,
     initrd,
@@ -60,11 +65,12 @@ export interface TestDryOptions extends BuildOptions, VmSize {
   testTimeout: number;
 }
 
-export async function dryRunTest(opts: TestDryOptions, plan: TestPlan): Promise<DryRunBoot[]> {
+/** host: /dev/kvm and the probe as accel.ts's rule reads them (tests give other hosts). */
+export async function dryRunTest(opts: TestDryOptions, plan: TestPlan, host: KvmHost = THIS_HOST): Promise<DryRunBoot[]> {
   const out: DryRunBoot[] = [];
   for (const arch of plan.arches) {
     const ctx = makeContext({ ...opts, arch });
-    const f = await bootFiles(ctx, opts.kernel, 'test');
+    const f = await bootFiles(ctx, opts.kernel, 'test', host);
     const cpus = testCpus(ctx.target.arch, f.kvm, opts.cpu);
     for (const [i, cpu] of cpus.entries()) {
       const { args } = testQemuArgs(ctx.target.arch, {

@@ -4,7 +4,7 @@ import { requiredPackages, type Needs } from '../host/packages.ts';
 import { ensurePrerequisites } from '../host/prerequisites.ts';
 import { fetchSource, type Source } from '../source/fetch.ts';
 import { readPin } from '../source/pin.ts';
-import { createTree, rootCommitMessage } from '../tree/create.ts';
+import { createTree, rootCommitMessage, type CreateTreeRequest, type CreatedTree } from '../tree/create.ts';
 import { gitCheck, rootCommit } from '../tree/git.ts';
 import { compareTree, inspectTree, readSeriesPatches } from '../tree/state.ts';
 import { treeReport } from '../tree/advice.ts';
@@ -47,13 +47,16 @@ export async function ensureSource(ctx: Context, acceptVersion: string | undefin
   });
 }
 
+/** Makes build/linux from the source and patches/ (a parameter so tests need neither the source tarball nor git). */
+export type TreeCreator = (req: CreateTreeRequest) => Promise<CreatedTree>;
+
 /** Make sure build/linux exists and matches patches/series (see README, Contributing). */
-export async function ensureTree(ctx: Context, source: Source): Promise<void> {
+export async function ensureTree(ctx: Context, source: Source, create: TreeCreator = createTree): Promise<void> {
   await ctx.timer.run('tree', async () => {
     const { paths } = ctx;
     const series = await readSeriesPatches(paths.patches, paths.series);
     if (!existsSync(paths.tree)) {
-      await createTree({
+      await create({
         tree: paths.tree,
         patchesDir: paths.patches,
         series,
@@ -89,15 +92,23 @@ export interface KernelBuildSpec {
   relevantMismatches?: (ms: readonly Mismatch[]) => Mismatch[];
 }
 
+/** The two steps of configureAndBuildKernel that run make; tests stand in for them to check what happens between. */
+export interface KernelSteps {
+  configure: typeof configureKernel;
+  build: typeof buildKernel;
+}
+
+const MAKE_STEPS: KernelSteps = { configure: configureKernel, build: buildKernel };
+
 /** Configure from the fragments and build the image; returns its path. */
-export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpec): Promise<string> {
+export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpec, steps: KernelSteps = MAKE_STEPS): Promise<string> {
   const { paths } = ctx;
   const { tree, obj, target, name, variant } = spec;
   const stage = (s: string): string => (variant ? `${variant}-${s}` : s);
   const log = (s: string): string => resetLog(ctx.log(variant ? `${s}-${variant}` : s));
   const configLog = log('config');
   const configure = (): ReturnType<typeof configureKernel> =>
-    configureKernel({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: configLog });
+    steps.configure({ tree, obj, target, configDir: paths.configDir, makeVars: ctx.kernelMakeVars, logFile: configLog });
   await ctx.timer.run(stage('config'), async () => {
     const r = await configure();
     info(
@@ -113,7 +124,7 @@ export async function configureAndBuildKernel(ctx: Context, spec: KernelBuildSpe
   });
   const build = await ctx.timer.run(
     stage('kernel'),
-    () => buildKernel({ tree, obj, target, makeVars: ctx.kernelMakeVars, jobs: ctx.jobs, logFile: log('kernel'), tty: ctx.tty }),
+    () => steps.build({ tree, obj, target, makeVars: ctx.kernelMakeVars, jobs: ctx.jobs, logFile: log('kernel'), tty: ctx.tty }),
     (b) => `${b.units} objects`,
   );
   if (!existsSync(build.image)) throw new UserError(`the ${name} kernel build produced no ${build.image}`);

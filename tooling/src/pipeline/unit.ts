@@ -2,8 +2,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser } from 'tap-parser';
-import { capture } from '../util/exec.ts';
+import { capture, type CaptureResult } from '../util/exec.ts';
+import type { ArchName } from '../arch.ts';
 import type { Row } from '../results/summary.ts';
+import type { SkippedTest } from '../results/tap.ts';
+import { judgeUnitSkips, readUnitSkipList, UNIT_SKIPS_FILE, type UnitCounts } from '../results/unitskips.ts';
 
 export function unitTestFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -30,10 +33,12 @@ export interface UnitRun {
   ok: boolean;
   /** The TAP output, for showing failures. */
   output: string;
+  /** Why the run failed besides failed tests (an unlisted skip), one line each. */
+  problems: string[];
 }
 
 /** Counts from the summary comments of node's TAP reporter ("# pass 12"). */
-export function unitCounts(tap: string): { passed: number; failed: number; skipped: number } {
+export function unitCounts(tap: string): UnitCounts {
   const comments: string[] = [];
   const parser = new Parser();
   parser.on('comment', (c: string) => comments.push(c));
@@ -48,14 +53,43 @@ export function unitCounts(tap: string): { passed: number; failed: number; skipp
   return { passed: count('pass'), failed: count('fail') + count('cancelled'), skipped: count('skipped') + count('todo') };
 }
 
-/** The host unit tests for `./mmview test`: captured, counted as one summary row. */
-export async function runUnitCaptured(repo: string, dir: string): Promise<UnitRun> {
-  const r = await capture(process.execPath, nodeTestArgs(unitTestFiles(dir), 'tap'), { cwd: repo });
-  const counts = unitCounts(r.stdout);
-  if (r.code !== 0 && counts.failed === 0) counts.failed = 1;
+/** The skipped and TODO tests of node's TAP output, subtests included, with their reasons (pure). */
+export function unitSkips(tap: string): SkippedTest[] {
+  const skips: SkippedTest[] = [];
+  const listen = (p: Parser): void => {
+    p.on('assert', (point: { name?: unknown; skip?: unknown; todo?: unknown }) => {
+      const directive = point.skip !== undefined && point.skip !== false ? point.skip : point.todo;
+      if (directive === undefined || directive === false) return;
+      skips.push({ name: typeof point.name === 'string' ? point.name : '?', reason: typeof directive === 'string' ? directive : '' });
+    });
+    // A subtest's points come from a child parser.
+    p.on('child', listen);
+  };
+  const parser = new Parser();
+  listen(parser);
+  parser.end(tap);
+  return skips;
+}
+
+/** Runs node with these arguments in this folder; tests replace it (the real one runs every unit test). */
+export type NodeRunner = (args: readonly string[], cwd: string) => Promise<CaptureResult>;
+
+const runNode: NodeRunner = (args, cwd) => capture(process.execPath, args, { cwd });
+
+/**
+ * The host unit tests for `./mmview test`: captured, counted as one summary
+ * row. A skip fails the row unless dir/allowed-skips.txt lists it for hostArch.
+ */
+export async function runUnitCaptured(repo: string, dir: string, hostArch: ArchName, run: NodeRunner = runNode): Promise<UnitRun> {
+  const r = await run(nodeTestArgs(unitTestFiles(dir), 'tap'), repo);
+  const raw = unitCounts(r.stdout);
+  if (r.code !== 0 && raw.failed === 0) raw.failed = 1;
+  // node exits 0 with skipped tests; a skipped test checked nothing, so it counts against the run.
+  const judged = judgeUnitSkips(raw, unitSkips(r.stdout), readUnitSkipList(join(dir, UNIT_SKIPS_FILE)), hostArch);
   return {
-    row: { name: 'host unit tests', ...counts },
-    ok: r.code === 0,
+    row: { name: 'host unit tests', ...judged.counts },
+    ok: r.code === 0 && judged.problems.length === 0,
     output: r.stdout + r.stderr,
+    problems: judged.problems,
   };
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus, release } from 'node:os';
 import { dirname } from 'node:path';
 import { lineSplitter, which } from '../util/exec.ts';
+import { boundToParent, findSetpriv, killChildOnSignals } from './lifetime.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -19,19 +20,24 @@ const GUEST_LINE = /^\[\s*\d+\.\d+\]|Linux version/;
  */
 export function probeKvm(qemu: string, args: readonly string[], timeoutMs = 30_000): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const child = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The probe is a QEMU like any other: it ends with the tool (parent death, SIGINT/SIGTERM/SIGHUP).
+    const bound = boundToParent(qemu, args, findSetpriv());
+    const child = spawn(bound.cmd, bound.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const unhook = killChildOnSignals(child);
     let settled = false;
     let lastError = '';
     const finish = (r: ProbeResult): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      unhook();
       child.kill('SIGKILL');
       resolve(r);
     };
     const onLine = (line: string): void => {
       if (GUEST_LINE.test(line)) finish({ ok: true, reason: 'the guest boots under KVM' });
-      else if (!lastError && /error|Assertion/i.test(line)) lastError = line.replace(/^qemu-system-\w+: (error: )?/, '');
+      // "failed to execute": setpriv's word for a QEMU that is not there (spawn itself succeeded).
+      else if (!lastError && /error|Assertion|failed to execute/i.test(line)) lastError = line.replace(/^qemu-system-\w+: (error: )?/, '');
     };
     const out = lineSplitter(onLine);
     const err = lineSplitter(onLine);
