@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,11 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mvt_harness.h"
+#include "../../../mm/gup_test.h"
 #include "mmview_test_util.h"
 
 #ifndef MADV_COLLAPSE
@@ -563,6 +567,131 @@ TEST_F_TIMEOUT(collapse, from_a_view_while_shared_memory_moves_in, 600)
 	ASSERT_EQ(0x71, cu.mem[0]);
 	ASSERT_LE(0, mmview_migrate(0));
 	ASSERT_EQ(0, cu.mem[0]);
+	free(smaps);
+}
+
+/*
+ * A view that maps one page of a base THP with a PTE (it had a page table
+ * there before the base collapsed the range) must not mark that page
+ * exclusive on its own: while the base maps the THP with a PMD, only the
+ * head page says whether the process owns it. A fork() after the view is
+ * gone shares the THP with the child and clears the head's mark; a stale
+ * mark on the page would let the child's write reuse it, and the parent
+ * would read the child's data.
+ */
+TEST_F_TIMEOUT(collapse, subpage_mapped_by_a_view_stays_copy_on_write_after_fork,
+	       300)
+{
+	char *p, *smaps = malloc(SMAPS_SIZE);
+	int status;
+	pid_t pid;
+	long view;
+
+	ASSERT_NE(NULL, smaps);
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	p = map_aligned(HPAGE);
+	ASSERT_NE(NULL, p);
+	view = mmview_create();
+	ASSERT_LE(1, view);
+	/* The view gets a page table there: it maps the zero page. */
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0, ((volatile char *)p)[0]);
+	ASSERT_LE(0, mmview_migrate(0));
+
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	memset(p, 0x41, HPAGE);
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE));
+	ASSERT_EQ((long)(HPAGE >> 10),
+		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
+				  SMAPS_SIZE));
+	/* With a PTE, into its page table. */
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0x41, ((volatile char *)p)[5 * 4096]);
+	ASSERT_EQ(0, mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
+				     SMAPS_SIZE));
+	ASSERT_LE(0, mmview_migrate(0));
+	ASSERT_EQ(0, mmview_delete(view));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		((volatile char *)p)[5 * 4096] = 0x42;
+		_exit(((volatile char *)p)[5 * 4096] == 0x42 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(0x41, ((volatile char *)p)[5 * 4096])
+		TH_LOG("the child's store reached the parent's page");
+	for (size_t k = 0; k < HPAGE; k += 4096)
+		ASSERT_EQ(0x41, ((volatile char *)p)[k]);
+	free(smaps);
+}
+
+/*
+ * The other side of the test above: a long-term pin taken through the
+ * view on that page (gup_test, as io_uring's fixed buffers would) needs
+ * the page exclusive. The base splits its PMD for it, so that the page
+ * carries its own mark, and the pin then holds the process's page: the
+ * base's later store reaches it. Without the split, GUP would fault for
+ * an unshare again and again.
+ */
+TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
+{
+	struct pin_longterm_test pin = { .flags = 0 };
+	char *p, *smaps = malloc(SMAPS_SIZE);
+	long *pinned;
+	long view;
+	__u64 buf;
+	int fd;
+
+	ASSERT_NE(NULL, smaps);
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no gup_test (CONFIG_GUP_TEST)");
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	p = map_aligned(HPAGE);
+	ASSERT_NE(NULL, p);
+	view = mmview_create();
+	ASSERT_LE(1, view);
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0, ((volatile char *)p)[0]);
+	ASSERT_LE(0, mmview_migrate(0));
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	memset(p, 0x41, HPAGE);
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE));
+	ASSERT_EQ((long)(HPAGE >> 10),
+		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
+				  SMAPS_SIZE));
+	/* Read-only: a read pin of a page not marked exclusive unshares. */
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
+
+	pin.addr = (uintptr_t)(p + 5 * 4096);
+	pin.size = 4096;
+	pinned = mvt_map_populated(4096);
+	ASSERT_NE(NULL, pinned);
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0x41, ((volatile char *)p)[5 * 4096]);
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_START, &pin))
+		TH_LOG("pin through view %ld: %s", view, strerror(errno));
+	ASSERT_LE(0, mmview_migrate(0));
+
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
+	((volatile char *)p)[5 * 4096] = 0x43;
+	buf = (uintptr_t)pinned;
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	close(fd);
+	ASSERT_EQ(0x43, ((char *)pinned)[0])
+		TH_LOG("the pinned page is not the process's: it reads %#x",
+		       ((char *)pinned)[0]);
+	ASSERT_EQ(0x41, ((char *)pinned)[1]);
+	ASSERT_EQ(0, mmview_delete(view));
 	free(smaps);
 }
 
