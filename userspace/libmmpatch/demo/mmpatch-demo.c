@@ -612,6 +612,7 @@ struct options {
 	double gap;		/* seconds between transitions */
 	int workers, conns, rate;
 	bool stats;		/* print the machine-readable stats lines */
+	const char *only;	/* "view" or "global": run that method alone */
 };
 
 static void run_method(struct run *r, const struct options *o, bool global)
@@ -815,7 +816,7 @@ static void extract_patches(void)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [--phase <s>] [--gap <s>] [--workers <n>] [--connections <n>] [--rate <req/s>] [--stats]\n",
+		"usage: %s [--phase <s>] [--gap <s>] [--workers <n>] [--connections <n>] [--rate <req/s>] [--stats] [--only view|global]\n",
 		argv0);
 	exit(2);
 }
@@ -829,6 +830,7 @@ int main(int argc, char **argv)
 		{ "connections", required_argument, NULL, 'c' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "only", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* A rate an emulated, debug-kernel guest sustains (see --rate). */
@@ -836,7 +838,7 @@ int main(int argc, char **argv)
 			     .rate = 200 };
 	static struct run runs[2];
 	long total = 0;
-	int opt, i;
+	int opt, i, n = 0;
 	bool ok = true;
 
 	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
@@ -847,12 +849,14 @@ int main(int argc, char **argv)
 		case 'c': o.conns = atoi(optarg); break;
 		case 'r': o.rate = atoi(optarg); break;
 		case 's': o.stats = true; break;
+		case 'o': o.only = optarg; break;
 		default: usage(argv[0]);
 		}
 	}
 	if (optind != argc || o.phase <= 0 || o.gap < 0 || o.rate <= 0 ||
 	    o.workers < 1 || o.workers > MAX_WORKERS ||
-	    o.conns < 1 || o.conns > MAX_CONNS)
+	    o.conns < 1 || o.conns > MAX_CONNS ||
+	    (o.only && strcmp(o.only, "view") && strcmp(o.only, "global")))
 		usage(argv[0]);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -862,15 +866,19 @@ int main(int argc, char **argv)
 	printf("mmpatch-demo: %d worker threads serve %d connections on loopback (%d req/s offered);\n"
 	       "patches v2, v3, v4 stacked, then two reverts, with views and with global quiescence\n\n",
 	       o.workers, o.conns, o.rate);
+	/* --only: one method alone, e.g. to profile the kernel while it runs. */
 	for (i = 0; i < 2; i++) {
-		run_method(&runs[i], &o, i == 1);
-		ok = ok && runs[i].ok;
-		total += runs[i].sent;
+		if (o.only && strcmp(o.only, i ? "global" : "view"))
+			continue;
+		run_method(&runs[n], &o, i == 1);
+		ok = ok && runs[n].ok;
+		total += runs[n].sent;
+		n++;
 	}
-	print_results(runs, 2);
+	print_results(runs, n);
 	if (o.stats)
-		print_stats_lines(runs, 2);
-	for (i = 0; i < 2; i++)
+		print_stats_lines(runs, n);
+	for (i = 0; i < n; i++)
 		if (!runs[i].ok)
 			printf("%s: %ld lost, %ld inconsistent, %ld out of order\n",
 			       runs[i].method, runs[i].lost, runs[i].bad,
