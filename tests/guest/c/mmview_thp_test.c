@@ -633,12 +633,15 @@ TEST_F_TIMEOUT(collapse, subpage_mapped_by_a_view_stays_copy_on_write_after_fork
 /*
  * The other side of the test above: a long-term pin taken through the
  * view on that page (gup_test, as io_uring's fixed buffers would) needs
- * the page exclusive. The base splits its PMD for it, so that the page
- * carries its own mark, and the pin then holds the process's page: the
- * base's later store reaches it. Without the split, GUP would fault for
- * an unshare again and again.
+ * the page exclusive where the mapping is read-only. The base splits its
+ * PMD for it, so that the page carries its own mark, and the pin then
+ * holds the process's page: the base's later store reaches it. Without the
+ * split, GUP would fault for an unshare again and again. Where the mapping
+ * is writable, the view's writable PTE is enough and the base keeps its
+ * PMD.
  */
-TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
+static void pin_through_a_view(struct __test_metadata *_metadata,
+			       bool read_only)
 {
 	struct pin_longterm_test pin = { .flags = 0 };
 	char *p, *smaps = malloc(SMAPS_SIZE);
@@ -669,7 +672,8 @@ TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
 		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
 				  SMAPS_SIZE));
 	/* Read-only: a read pin of a page not marked exclusive unshares. */
-	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
+	if (read_only)
+		ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
 
 	pin.addr = (uintptr_t)(p + 5 * 4096);
 	pin.size = 4096;
@@ -680,6 +684,11 @@ TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
 	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_START, &pin))
 		TH_LOG("pin through view %ld: %s", view, strerror(errno));
 	ASSERT_LE(0, mmview_migrate(0));
+	/* Writable, the view's PTE needs no mark: the base keeps its PMD. */
+	if (!read_only)
+		ASSERT_EQ((long)(HPAGE >> 10),
+			  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:",
+					  smaps, SMAPS_SIZE));
 
 	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
 	((volatile char *)p)[5 * 4096] = 0x43;
@@ -693,6 +702,16 @@ TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
 	ASSERT_EQ(0x41, ((char *)pinned)[1]);
 	ASSERT_EQ(0, mmview_delete(view));
 	free(smaps);
+}
+
+TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_subpage_of_a_base_thp, 300)
+{
+	pin_through_a_view(_metadata, true);
+}
+
+TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_writable_base_thp, 300)
+{
+	pin_through_a_view(_metadata, false);
 }
 
 TEST_HARNESS_MAIN
