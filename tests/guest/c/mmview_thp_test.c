@@ -714,4 +714,66 @@ TEST_F_TIMEOUT(collapse, pin_through_a_view_of_a_writable_base_thp, 300)
 	pin_through_a_view(_metadata, false);
 }
 
+/*
+ * A THP that the base maps with a PMD and that is pinned (gup_test, as an
+ * io_uring fixed buffer would be) keeps its exclusive mark when a view
+ * maps it: a view's own PMD mapping clears the head's mark as a fork()
+ * does, and the base's next write fault after an mprotect() round trip
+ * would then copy the page away from the pin. The view maps it with PTEs.
+ */
+TEST_F_TIMEOUT(collapse, a_view_keeps_a_pinned_base_thp_pinned, 300)
+{
+	struct pin_longterm_test pin = { .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE };
+	char *p, *smaps = malloc(SMAPS_SIZE);
+	long *pinned;
+	long view;
+	__u64 buf;
+	int fd;
+
+	ASSERT_NE(NULL, smaps);
+	ASSERT_EQ(0, mvt_process_setup());
+	ASSERT_MMVIEW_AVAILABLE();
+	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no gup_test (CONFIG_GUP_TEST)");
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	p = map_huge(HPAGE);
+	ASSERT_NE(NULL, p);
+	memset(p, 0x51, HPAGE);
+	ASSERT_EQ((long)(HPAGE >> 10),
+		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
+				  SMAPS_SIZE));
+	view = mmview_create();
+	ASSERT_LE(1, view);
+	pin.addr = (uintptr_t)(p + 7 * 4096);
+	pin.size = 4096;
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_START, &pin));
+
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0x51, ((volatile char *)p)[7 * 4096]);
+	ASSERT_EQ(0, mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
+				     SMAPS_SIZE))
+		TH_LOG("view %ld maps the pinned THP with a PMD", view);
+	ASSERT_LE(0, mmview_migrate(0));
+
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
+	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
+	((volatile char *)p)[7 * 4096] = 0x52;
+	pinned = mvt_map_populated(4096);
+	ASSERT_NE(NULL, pinned);
+	buf = (uintptr_t)pinned;
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	close(fd);
+	ASSERT_EQ(0x52, ((char *)pinned)[0])
+		TH_LOG("the store went to a copy, not the pinned page (%#x)",
+		       ((char *)pinned)[0]);
+	ASSERT_LE(0, mmview_migrate(view));
+	ASSERT_EQ(0x52, ((volatile char *)p)[7 * 4096]);
+	ASSERT_LE(0, mmview_migrate(0));
+	ASSERT_EQ(0, mmview_delete(view));
+	free(smaps);
+}
+
 TEST_HARNESS_MAIN
