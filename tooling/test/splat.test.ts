@@ -133,9 +133,6 @@ unreferenced object 0xffff888003a4e000 (size 64):
     kmalloc_trace_noprof+0x1d6/0x2e0
     mmview_create+0x7e/0x200
 `],
-  ['kmemleak dmesg', 'kmemleak', `
-[  300.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)
-`],
   ['refcount', 'refcount', `
 [   30.000000] refcount_t: underflow; use-after-free.
 `],
@@ -238,4 +235,21 @@ test('a bad page-table entry (pmd_ERROR and friends) is a splat, on both arches'
   assert.equal(x86[0]?.kind, 'bad page table');
   // A test's own output that happens to mention a pmd is not.
   assert.deepEqual(findSplats(['# the view maps a bad pmd? no: 0 of 512 entries']), []);
+});
+
+test('a kmemleak scan whose suspects the following cat no longer lists is no splat; a listed object is', () => {
+  const transient = lines(`
+[   47.947510] kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)
+MMVIEW-DONE
+`);
+  assert.deepEqual(findSplats([...BOOT, ...transient]), []);
+  const listed = lines(`
+[   47.947510] kmemleak: 1 new suspected memory leak (see /sys/kernel/debug/kmemleak)
+unreferenced object 0xffff888003a4e000 (size 64):
+  comm "t", pid 140, jiffies 4294901234
+MMVIEW-DONE
+`);
+  const s = findSplats([...BOOT, ...listed]);
+  assert.equal(s.length, 1);
+  assert.equal(s[0]?.kind, 'kmemleak');
 });
