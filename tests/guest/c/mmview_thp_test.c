@@ -571,6 +571,32 @@ TEST_F_TIMEOUT(collapse, from_a_view_while_shared_memory_moves_in, 600)
 }
 
 /*
+ * THP on for this process; *@p: a huge page of 0x41 bytes that the base
+ * maps with a PMD (collapsed from small pages), and *@view: a view that has
+ * a page table there (it read the zero page before the collapse), so that
+ * it maps the THP's pages with PTEs.
+ */
+static void thp_under_a_view_page_table(struct __test_metadata *_metadata,
+					char **p, long *view, char *smaps)
+{
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	*p = map_aligned(HPAGE);
+	ASSERT_NE(NULL, *p);
+	*view = mmview_create();
+	ASSERT_LE(1, *view);
+	ASSERT_LE(0, mmview_migrate(*view));
+	ASSERT_EQ(0, ((volatile char *)*p)[0]);
+	ASSERT_LE(0, mmview_migrate(0));
+	ASSERT_EQ(0, madvise(*p, HPAGE, MADV_HUGEPAGE));
+	memset(*p, 0x41, HPAGE);
+	ASSERT_EQ(0, madvise(*p, HPAGE, MADV_COLLAPSE));
+	ASSERT_EQ((long)(HPAGE >> 10),
+		  mvt_smaps_value(mvt_gettid(), *p, "AnonHugePages:", smaps,
+				  SMAPS_SIZE));
+}
+
+/*
  * A view that maps one page of a base THP with a PTE (it had a page table
  * there before the base collapsed the range) must not mark that page
  * exclusive on its own: while the base maps the THP with a PMD, only the
@@ -590,23 +616,7 @@ TEST_F_TIMEOUT(collapse, subpage_mapped_by_a_view_stays_copy_on_write_after_fork
 	ASSERT_NE(NULL, smaps);
 	ASSERT_EQ(0, mvt_process_setup());
 	ASSERT_MMVIEW_AVAILABLE();
-	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
-	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
-	p = map_aligned(HPAGE);
-	ASSERT_NE(NULL, p);
-	view = mmview_create();
-	ASSERT_LE(1, view);
-	/* The view gets a page table there: it maps the zero page. */
-	ASSERT_LE(0, mmview_migrate(view));
-	ASSERT_EQ(0, ((volatile char *)p)[0]);
-	ASSERT_LE(0, mmview_migrate(0));
-
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
-	memset(p, 0x41, HPAGE);
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE));
-	ASSERT_EQ((long)(HPAGE >> 10),
-		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
-				  SMAPS_SIZE));
+	thp_under_a_view_page_table(_metadata, &p, &view, smaps);
 	/* With a PTE, into its page table. */
 	ASSERT_LE(0, mmview_migrate(view));
 	ASSERT_EQ(0x41, ((volatile char *)p)[5 * 4096]);
@@ -656,21 +666,7 @@ static void pin_through_a_view(struct __test_metadata *_metadata,
 	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
 	if (fd < 0)
 		SKIP(return, "no gup_test (CONFIG_GUP_TEST)");
-	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
-	mvt_write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
-	p = map_aligned(HPAGE);
-	ASSERT_NE(NULL, p);
-	view = mmview_create();
-	ASSERT_LE(1, view);
-	ASSERT_LE(0, mmview_migrate(view));
-	ASSERT_EQ(0, ((volatile char *)p)[0]);
-	ASSERT_LE(0, mmview_migrate(0));
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
-	memset(p, 0x41, HPAGE);
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE));
-	ASSERT_EQ((long)(HPAGE >> 10),
-		  mvt_smaps_value(mvt_gettid(), p, "AnonHugePages:", smaps,
-				  SMAPS_SIZE));
+	thp_under_a_view_page_table(_metadata, &p, &view, smaps);
 	/* Read-only: a read pin of a page not marked exclusive unshares. */
 	if (read_only)
 		ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ));
