@@ -526,13 +526,14 @@ TEST_F_TIMEOUT(collapse, from_a_view_while_shared_memory_moves_in, 600)
 	while (!atomic_load(&cu.started))
 		;
 	mvt_sleep_ms(100);
+	ASSERT_FALSE(atomic_load(&cu.done))
+		TH_LOG("MADV_COLLAPSE ended (%d, %s) before the move", cu.ret,
+		       strerror(cu.err));
 	ASSERT_EQ(dst, mremap(sh, moved, moved, MREMAP_MAYMOVE | MREMAP_FIXED,
 			      dst));
 	/* One read per page table: fault-around maps the rest. */
 	for (k = 0; k < moved; k += HPAGE)
 		ASSERT_EQ(0x72, ((volatile char *)dst)[k]);
-	ASSERT_FALSE(atomic_load(&cu.done))
-		TH_LOG("MADV_COLLAPSE ended before the move");
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	/*
 	 * EINVAL only when the move came just as the collapse reached it:
@@ -641,6 +642,20 @@ TEST_F_TIMEOUT(collapse, subpage_mapped_by_a_view_stays_copy_on_write_after_fork
 }
 
 /*
+ * Read what gup_test's long-term pin holds into @pinned (a page), then drop
+ * the pin and close @fd.
+ */
+static void read_pin_and_stop(struct __test_metadata *_metadata, int fd,
+			      long *pinned)
+{
+	__u64 buf = (uintptr_t)pinned;
+
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
+	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	close(fd);
+}
+
+/*
  * The other side of the test above: a long-term pin taken through the
  * view on that page (gup_test, as io_uring's fixed buffers would) needs
  * the page exclusive where the mapping is read-only. The base splits its
@@ -657,7 +672,6 @@ static void pin_through_a_view(struct __test_metadata *_metadata,
 	char *p, *smaps = malloc(SMAPS_SIZE);
 	long *pinned;
 	long view;
-	__u64 buf;
 	int fd;
 
 	ASSERT_NE(NULL, smaps);
@@ -688,10 +702,7 @@ static void pin_through_a_view(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, mprotect(p, HPAGE, PROT_READ | PROT_WRITE));
 	((volatile char *)p)[5 * 4096] = 0x43;
-	buf = (uintptr_t)pinned;
-	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
-	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
-	close(fd);
+	read_pin_and_stop(_metadata, fd, pinned);
 	ASSERT_EQ(0x43, ((char *)pinned)[0])
 		TH_LOG("the pinned page is not the process's: it reads %#x",
 		       ((char *)pinned)[0]);
@@ -723,7 +734,6 @@ TEST_F_TIMEOUT(collapse, a_view_keeps_a_pinned_base_thp_pinned, 300)
 	char *p, *smaps = malloc(SMAPS_SIZE);
 	long *pinned;
 	long view;
-	__u64 buf;
 	int fd;
 
 	ASSERT_NE(NULL, smaps);
@@ -758,10 +768,7 @@ TEST_F_TIMEOUT(collapse, a_view_keeps_a_pinned_base_thp_pinned, 300)
 	((volatile char *)p)[7 * 4096] = 0x52;
 	pinned = mvt_map_populated(4096);
 	ASSERT_NE(NULL, pinned);
-	buf = (uintptr_t)pinned;
-	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &buf));
-	ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
-	close(fd);
+	read_pin_and_stop(_metadata, fd, pinned);
 	ASSERT_EQ(0x52, ((char *)pinned)[0])
 		TH_LOG("the store went to a copy, not the pinned page (%#x)",
 		       ((char *)pinned)[0]);
